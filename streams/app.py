@@ -1,0 +1,188 @@
+"""The Faust application: topics declared once, three thin agents around pure functions.
+
+normalize: raw bytes → CleanArticle (or the DLQ with the original bytes and a reason)
+code:      CleanArticle → CodedEvents, keyed by pair so each pair's state lives on one partition
+alert:     CodedEvents → Alerts for watched pairs, to geomon.alerts and geomon.alerts.<PAIR>
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from alerts.rules import evaluate
+from alerts.watchlist import Watchlist, load_watchlist
+from streams import topics as T
+from streams.coding.coder import Coder
+from streams.normalize import Rejection, normalize
+from streams.records import CleanArticle, CodedEvent, dump_json
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CoderProvider = Callable[[], Coder]
+
+
+@dataclass
+class Pipeline:
+    """The app and everything declared on it, so tests and the CLI can reach each part."""
+
+    app: faust.App
+    settings: Settings
+    watchlist: Watchlist
+    topics: dict[str, Any]
+    pair_topics: dict[str, Any]
+    agents: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
+    coder: CoderProvider | None = None
+
+
+def make_faust_app(settings: Settings) -> faust.App:
+    """A faust.App configured only from our settings object."""
+    return faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        broker_credentials=settings.faust_credentials(),
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        logging_config=None,
+    )
+
+
+def default_coder(settings: Settings) -> CoderProvider:
+    """Load the coder once, on first use (it takes a second or two)."""
+
+    @lru_cache(maxsize=1)
+    def provider() -> Coder:
+        return Coder.from_config_dir(settings.config_dir)
+
+    return provider
+
+
+def create_pipeline(
+    settings: Settings,
+    coder: CoderProvider | None = None,
+    watchlist: Watchlist | None = None,
+) -> Pipeline:
+    """Build the app, its topics, tables and agents."""
+    app = make_faust_app(settings)
+    wl = watchlist or load_watchlist(settings.config_dir / "watchlist.yaml")
+    get_coder = coder or default_coder(settings)
+
+    def raw_topic(name: str, partitions: int) -> Any:
+        return app.topic(
+            settings.topic(name),
+            key_type=bytes, value_type=bytes,
+            key_serializer="raw", value_serializer="raw",
+            partitions=partitions,
+        )
+
+    tp = {
+        T.ARTICLES: raw_topic(T.ARTICLES, settings.article_partitions),
+        T.ARTICLES_CLEAN: raw_topic(T.ARTICLES_CLEAN, settings.article_partitions),
+        T.ARTICLES_DLQ: raw_topic(T.ARTICLES_DLQ, 1),
+        T.EVENTS: raw_topic(T.EVENTS, settings.partitions),
+        T.ALERTS: raw_topic(T.ALERTS, settings.partitions),
+        T.ALERTS_DLQ: raw_topic(T.ALERTS_DLQ, 1),
+    }
+    pair_topics = {
+        pair: app.topic(T.pair_alert_topic(settings, pair), key_type=bytes, value_type=bytes,
+                        key_serializer="raw", value_serializer="raw", partitions=1)
+        for pair in wl.pairs
+    }
+    pipe = Pipeline(app, settings, wl, tp, pair_topics, coder=get_coder)
+
+    pair_state = app.Table("pair_state", default=None, partitions=settings.partitions,
+                           key_type=str, value_type=dict)
+    emitted = app.Table("emitted_alerts", default=None, partitions=settings.partitions,
+                        key_type=str, value_type=int)
+    pipe.tables = {"pair_state": pair_state, "emitted": emitted}
+
+    async def dead_letter(topic: Any, key: bytes | None, value: bytes | None, reason: str,
+                          detail: str, origin: Any) -> None:
+        headers = {
+            "geomon-reason": reason.encode(),
+            "geomon-detail": detail.encode("utf-8", "replace"),
+            "geomon-origin": f"{origin.topic}:{origin.partition}:{origin.offset}".encode(),
+        }
+        await topic.send(key=key, value=value if value is not None else b"", headers=headers)
+
+    @app.agent(tp[T.ARTICLES], name="geomon.normalize", concurrency=1)
+    async def normalize_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+        """Clean articles on; anything else to the DLQ with its reason."""
+        async for event in stream.events():
+            raw = event.value
+            result = normalize(raw, settings.max_article_bytes)
+            if isinstance(result, Rejection):
+                log.warning("dead letter %s: %s", result.reason.value, result.detail)
+                await dead_letter(tp[T.ARTICLES_DLQ], event.key, raw, result.reason.value,
+                                  result.detail, event.message)
+                yield f"dlq:{result.reason.value}"
+                continue
+            await tp[T.ARTICLES_CLEAN].send(key=result.id.encode(), value=dump_json(result))
+            yield f"ok:{result.id}"
+
+    @app.agent(tp[T.ARTICLES_CLEAN], name="geomon.code", concurrency=1)
+    async def code_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
+        """Code each clean article; events keyed by pair."""
+        async for event in stream.events():
+            try:
+                article = CleanArticle.model_validate_json(event.value)
+            except ValidationError as exc:
+                await dead_letter(tp[T.ARTICLES_DLQ], event.key, event.value, "schema",
+                                  str(exc.errors()[0]["msg"]), event.message)
+                yield -1
+                continue
+            coded = get_coder().code(article)
+            for ev in coded:
+                await tp[T.EVENTS].send(key=ev.pair.encode(), value=dump_json(ev))
+            yield len(coded)
+
+    @app.agent(tp[T.EVENTS], name="geomon.alert", concurrency=1)
+    async def alert_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str | None]:
+        """Apply the watch list's rules; emit each alert id once."""
+        async for raw in stream:
+            try:
+                ev = CodedEvent.model_validate_json(raw)
+            except ValidationError as exc:
+                log.warning("skipping invalid event: %s", exc.errors()[0]["msg"])
+                yield None
+                continue
+            decision = evaluate(pair_state[ev.pair], ev, wl.get(ev.pair))
+            pair_state[ev.pair] = decision.state
+            alert = decision.alert
+            if alert is None or emitted[alert.alert_id] is not None:
+                yield None
+                continue
+            emitted[alert.alert_id] = alert.version
+            body = dump_json(alert)
+            await tp[T.ALERTS].send(key=alert.pair.encode(), value=body)
+            await pair_topics[alert.pair].send(key=alert.pair.encode(), value=body)
+            log.info("alert %s %s %s", alert.pair, alert.rule.name, alert.alert_id)
+            yield alert.alert_id
+
+    pipe.agents = {"normalize": normalize_agent, "code": code_agent, "alert": alert_agent}
+    return pipe
+
+
+def all_topic_specs(settings: Settings, watchlist: Watchlist) -> list[T.TopicSpec]:
+    """Topics to create before a worker starts."""
+    return T.topic_specs(settings, list(watchlist.pairs))

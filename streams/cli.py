@@ -1,0 +1,251 @@
+"""The ``geomon`` command: broker, worker, ingest, classify, alerts tail, demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from streams.settings import Settings, get_settings
+
+app = typer.Typer(help="geomon: a geopolitics monitor on Kafka.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Subscribe to alerts.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+err = Console(stderr=True)
+out = Console()
+
+log = logging.getLogger("geomon")
+
+
+def _setup_logging(settings: Settings) -> None:
+    level = {"warn": "WARNING", "crit": "CRITICAL"}.get(settings.log_level,
+                                                       settings.log_level.upper())
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def broker(
+    kind: Annotated[str, typer.Option(help="kafka (Apache Kafka jars), tansu, or auto")] = "auto",
+    port: Annotated[int | None, typer.Option(help="Port (default: a free one)")] = None,
+    data: Annotated[Path | None, typer.Option(help="Keep data here (default: temporary)")] = None,
+) -> None:
+    """Run an embedded broker in the foreground and print its bootstrap address."""
+    from streams.broker import EmbeddedBroker
+
+    _setup_logging(get_settings())
+    b = EmbeddedBroker(kind=kind, port=port, data_dir=data)  # type: ignore[arg-type]
+    b.start()
+    out.print(f"{b.url}")
+    err.print(f"[green]{b.kind} broker ready[/] at {b.bootstrap}; Ctrl-C stops it. "
+              f"Use: GEOMON_BROKER={b.url}")
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except KeyboardInterrupt:
+        pass
+    finally:
+        b.stop()
+
+
+def prepare_topics(settings: Settings) -> None:
+    """Create every topic the worker uses, with explicit partition counts."""
+    from alerts.watchlist import load_watchlist
+    from streams.topics import ensure_topics, topic_specs
+
+    wl = load_watchlist(settings.config_dir / "watchlist.yaml")
+    ensure_topics(settings, topic_specs(settings, list(wl.pairs)))
+
+
+@app.command()
+def worker() -> None:
+    """Run a Faust worker: normalize, code and alert agents, and /metrics."""
+    import faust
+
+    from streams.app import create_pipeline
+
+    settings = get_settings()
+    _setup_logging(settings)
+    prepare_topics(settings)
+    pipe = create_pipeline(settings)
+    w = faust.Worker(pipe.app, loglevel=settings.log_level, quiet=True)
+    w.execute_from_commandline()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin")],
+    topic: Annotated[str | None, typer.Option(help="Topic (default: the articles topic)")] = None,
+) -> None:
+    """Produce articles (JSON, JSONL, text files, folders, stdin) to the articles topic."""
+    from kafka import KafkaProducer
+    from rich.progress import Progress
+
+    from streams.ingest import expand, read_path, read_stdin
+    from streams.topics import ARTICLES
+
+    settings = get_settings()
+    _setup_logging(settings)
+    name = topic or settings.topic(ARTICLES)
+    producer = KafkaProducer(acks="all", linger_ms=5, **settings.kafka_python_config())
+    sent = 0
+    try:
+        if paths == ["-"]:
+            futures = [producer.send(name, key=m.key, value=m.value, timestamp_ms=m.timestamp_ms)
+                       for m in read_stdin()]
+        else:
+            files = expand(paths)
+            futures = []
+            with Progress(console=err, transient=True) as progress:
+                task = progress.add_task("ingest", total=len(files))
+                for f in files:
+                    for m in read_path(f):
+                        futures.append(producer.send(name, key=m.key, value=m.value,
+                                                     timestamp_ms=m.timestamp_ms))
+                    progress.advance(task)
+        producer.flush()
+        sent = sum(1 for fut in futures if fut.succeeded())
+    finally:
+        producer.close()
+    err.print(f"sent {sent} article(s) to {name}")
+    if sent < len(futures):
+        raise typer.Exit(1)
+
+
+@app.command()
+def classify(
+    paths: Annotated[list[str], typer.Argument(help="Article files or folders")],
+    as_json: Annotated[bool, typer.Option("--json", help="One CodedEvent JSON per line")] = False,
+) -> None:
+    """Code articles offline (no broker) and print their events."""
+    from rich.table import Table
+
+    from streams.coding.coder import Coder
+    from streams.ingest import expand, read_path
+    from streams.normalize import Rejection, normalize
+
+    settings = get_settings()
+    _setup_logging(settings)
+    coder = Coder.from_config_dir(settings.config_dir)
+    table = Table("pair", "src→tgt", "cameo", "conf", "evidence")
+    failed = 0
+    for f in expand(paths):
+        for m in read_path(f, stamp=False):
+            article = normalize(m.value, settings.max_article_bytes)
+            if isinstance(article, Rejection):
+                err.print(f"[red]{m.origin}[/]: {article.reason.value}: {article.detail}")
+                failed += 1
+                continue
+            for ev in coder.code(article):
+                if as_json:
+                    sys.stdout.write(ev.model_dump_json() + "\n")
+                else:
+                    table.add_row(ev.pair, f"{ev.source}→{ev.target}", ev.cameo,
+                                  f"{ev.confidence:.2f}", ev.evidence.sentence[:90])
+    if not as_json:
+        out.print(table)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _print_alert(alert: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(alert, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    rule = alert.get("rule", {})
+    out.print(f"[bold]{alert.get('pair')}[/] [yellow]{alert.get('severity')}[/] "
+              f"{rule.get('name')} v{alert.get('version')}: {rule.get('reason')}\n"
+              f"  {alert.get('summary')}")
+
+
+@alerts_app.command("tail")
+def alerts_tail(
+    pair: Annotated[str | None, typer.Option(help="Only this pair, e.g. IRN-PRK")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One Alert JSON per line")] = False,
+    from_beginning: Annotated[bool, typer.Option(help="Start at the oldest alert")] = True,
+    max_alerts: Annotated[int | None, typer.Option(help="Stop after this many")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many idle s")] = None,
+) -> None:
+    """Follow the alert topics and print each alert."""
+    from alerts.tail import follow_alerts
+    from streams.topics import ALERTS, pair_alert_topic
+
+    settings = get_settings()
+    _setup_logging(settings)
+    name = pair_alert_topic(settings, "-".join(sorted(pair.upper().split("-")))) if pair \
+        else settings.topic(ALERTS)
+    for n, alert in enumerate(follow_alerts(settings, name, from_beginning, timeout), start=1):
+        _print_alert(alert, as_json)
+        if max_alerts and n >= max_alerts:
+            break
+
+
+@app.command()
+def demo(
+    duration: Annotated[float | None, typer.Option(help="Stop after S seconds")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Alerts as JSON lines on stdout")] = False,
+    kind: Annotated[str, typer.Option(help="Embedded broker: kafka, tansu or auto")] = "auto",
+) -> None:
+    """Start a broker and a worker, feed the samples, print alerts as they arrive."""
+    from alerts.tail import follow_alerts
+    from streams.broker import EmbeddedBroker, free_port
+    from streams.topics import ALERTS
+
+    base = get_settings()
+    _setup_logging(base)
+    deadline = time.monotonic() + duration if duration else None
+    with tempfile.TemporaryDirectory(prefix="geomon-demo-") as tmp:
+        b = EmbeddedBroker(kind=kind)  # type: ignore[arg-type]
+        err.print("starting the embedded broker …")
+        b.start()
+        env = {**os.environ, "GEOMON_BROKER": b.url, "GEOMON_WEB_PORT": str(free_port()),
+               "GEOMON_DATA_DIR": str(Path(tmp) / "data")}
+        settings = base.model_copy(update={"broker": b.url})
+        worker_proc: subprocess.Popen[bytes] | None = None
+        try:
+            prepare_topics(settings)
+            err.print(f"broker {b.kind} at {b.bootstrap}; starting a worker …")
+            worker_proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"], env=env,
+                stdout=sys.stderr, stderr=sys.stderr,
+            )
+            subprocess.run(
+                [sys.executable, "-m", "streams.cli", "ingest", str(settings.samples_dir)],
+                env=env, stdout=sys.stderr, stderr=sys.stderr, check=True,
+            )
+            err.print("[green]samples sent[/]; alerts follow (Ctrl-C stops)")
+            for alert in follow_alerts(settings, settings.topic(ALERTS), True, None,
+                                       deadline=deadline, alive=lambda: worker_proc.poll() is None):
+                _print_alert(alert, as_json)
+            if worker_proc.poll() is not None:
+                err.print(f"[red]worker exited with {worker_proc.returncode}[/]")
+                raise typer.Exit(1)
+        except KeyboardInterrupt:
+            err.print("stopping …")
+        finally:
+            if worker_proc is not None and worker_proc.poll() is None:
+                worker_proc.send_signal(signal.SIGTERM)
+                try:
+                    worker_proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker_proc.kill()
+            b.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Load the coder's knowledge from configs/: CLDR names via Babel, hand-kept actor YAML,
+CAMEO codes and per-language trigger lexicons. Loaded and validated once per process."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+ROLES = frozenset({"", "GOV", "MIL", "MED", "LEG", "JUD", "COP", "OPP", "REB", "BUS", "CVL"})
+
+
+class ConfigError(ValueError):
+    """A config file is malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    """What an actor name stands for."""
+
+    code: str
+    role: str = ""
+    kind: str = "name"
+
+
+@dataclass(frozen=True)
+class CameoCode:
+    """One CAMEO code with the scores derived from it."""
+
+    code: str
+    name: str
+    root: str
+    quad_class: int
+    goldstein: float
+    plover: str = ""
+
+
+@dataclass(frozen=True)
+class LanguageLexicon:
+    """Trigger phrases and cue words of one language."""
+
+    lang: str
+    script: str
+    spaces: bool
+    word_order: str
+    triggers: tuple[tuple[str, str], ...]  # (phrase, cameo code)
+    negation: tuple[str, ...]
+    speculation: tuple[str, ...]
+    future: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    suffixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Boilerplate:
+    """Line patterns that are never news: related links, bylines, copyright, share prompts."""
+
+    patterns: tuple[re.Pattern[str], ...]
+
+
+@dataclass
+class Knowledge:
+    """Everything the coder loads from configs/, in plain data."""
+
+    names: list[tuple[str, ActorRef, str]] = field(default_factory=list)  # (name, ref, lang)
+    case_sensitive: list[tuple[str, ActorRef]] = field(default_factory=list)
+    stop: frozenset[str] = frozenset()
+    codes: dict[str, CameoCode] = field(default_factory=dict)
+    lexicons: dict[str, LanguageLexicon] = field(default_factory=dict)
+    boilerplate: Boilerplate = field(default_factory=lambda: Boilerplate(()))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def load_codes(path: Path) -> dict[str, CameoCode]:
+    """The CAMEO code table (configs/cameo.yaml)."""
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("codes"), dict):
+        raise ConfigError(f"{path}: expected a mapping with 'codes'")
+    out: dict[str, CameoCode] = {}
+    for code, row in data["codes"].items():
+        code = str(code)
+        try:
+            out[code] = CameoCode(
+                code=code,
+                name=str(row["name"]),
+                root=str(row.get("root", code[:2])),
+                quad_class=int(row["quad_class"]),
+                goldstein=float(row["goldstein"]),
+                plover=str(row.get("plover", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: code {code}: {exc!r}") from exc
+    return out
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return tuple(v for v in value if v.strip())
+
+
+def load_lexicon(path: Path) -> LanguageLexicon:
+    """One language's triggers and cues (configs/lexicons/<lang>.yaml)."""
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or "lang" not in data:
+        raise ConfigError(f"{path}: expected a mapping with 'lang'")
+    triggers: list[tuple[str, str]] = []
+    for code, phrases in (data.get("triggers") or {}).items():
+        for phrase in _str_list(phrases, f"{path}: triggers.{code}"):
+            triggers.append((phrase, str(code)))
+    morph = data.get("morphology") or {}
+    lang = str(data["lang"])
+    return LanguageLexicon(
+        lang=lang,
+        script=str(data.get("script", "latin")),
+        spaces=bool(data.get("spaces", True)),
+        word_order=str(data.get("word_order", "svo")),
+        triggers=tuple(triggers),
+        negation=_str_list(data.get("negation"), f"{path}: negation"),
+        speculation=_str_list(data.get("speculation"), f"{path}: speculation"),
+        future=_str_list(data.get("future"), f"{path}: future"),
+        prefixes=_str_list(morph.get("prefixes"), f"{path}: morphology.prefixes"),
+        suffixes=_str_list(morph.get("suffixes"), f"{path}: morphology.suffixes"),
+    )
+
+
+def _actor_entries(path: Path) -> Iterator[tuple[str, ActorRef, str, bool]]:
+    """(name, ref, lang, case_sensitive) from a hand-kept actor file."""
+    data = _read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of actor code to aliases")
+    for code, groups in data.items():
+        if not isinstance(groups, list):
+            raise ConfigError(f"{path}: {code}: expected a list of alias groups")
+        for i, group in enumerate(groups):
+            if not isinstance(group, dict) or not isinstance(group.get("names"), dict):
+                raise ConfigError(f"{path}: {code}[{i}]: expected 'names' mapping")
+            role = str(group.get("role") or "")
+            if role not in ROLES:
+                raise ConfigError(f"{path}: {code}[{i}]: unknown role {role!r}")
+            exact = set(_str_list(group.get("case_sensitive"), f"{path}: {code}[{i}]"))
+            ref = ActorRef(str(code), role, str(group.get("kind", "name")))
+            for lang, names in group["names"].items():
+                for name in _str_list(names, f"{path}: {code}[{i}].names.{lang}"):
+                    yield name, ref, str(lang), name in exact
+
+
+def load_boilerplate(path: Path) -> Boilerplate:
+    """Compiled line patterns (configs/boilerplate.yaml)."""
+    data = _read_yaml(path) or {}
+    pats: list[re.Pattern[str]] = []
+    for group, items in (data.get("patterns") or {}).items():
+        for item in _str_list(items, f"{path}: patterns.{group}"):
+            try:
+                pats.append(re.compile(item, re.IGNORECASE))
+            except re.error as exc:
+                raise ConfigError(f"{path}: patterns.{group}: {item!r}: {exc}") from exc
+    return Boilerplate(tuple(pats))
+
+
+def load_knowledge(config_dir: Path, cldr: bool = True) -> Knowledge:
+    """Read every coder config under ``config_dir``."""
+    from streams.coding.cldr import cldr_names
+
+    k = Knowledge()
+    k.codes = load_codes(config_dir / "cameo.yaml")
+    for path in sorted((config_dir / "lexicons").glob("*.yaml")):
+        lex = load_lexicon(path)
+        for _phrase, code in lex.triggers:
+            if code not in k.codes:
+                raise ConfigError(f"{path}: trigger code {code} is not in cameo.yaml")
+        k.lexicons[lex.lang] = lex
+    bp = config_dir / "boilerplate.yaml"
+    if bp.exists():
+        k.boilerplate = load_boilerplate(bp)
+    actors_dir = config_dir / "actors"
+    amb = actors_dir / "ambiguous.yaml"
+    if amb.exists():
+        data = _read_yaml(amb) or {}
+        stop = {str(n).casefold() for names in (data.get("stop") or {}).values() for n in names or []}
+        k.stop = frozenset(stop)
+    if cldr:
+        for name, ref, lang in cldr_names():
+            k.names.append((name, ref, lang))
+    for path in sorted(actors_dir.glob("*.yaml")):
+        if path.name == "ambiguous.yaml":
+            continue
+        for name, ref, lang, exact in _actor_entries(path):
+            if exact:
+                k.case_sensitive.append((name, ref))
+            else:
+                k.names.append((name, ref, lang))
+    return k

@@ -1,0 +1,130 @@
+"""Text handling the coder needs before matching: language, boilerplate, sentences, folding."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+# Scripts written without spaces between words: names and triggers match anywhere in them.
+_NO_SPACE_RANGES = (
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3400, 0x4DBF),  # CJK Extension A
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0xF900, 0xFAFF),  # CJK Compatibility Ideographs
+    (0x0E00, 0x0E7F),  # Thai
+    (0x0E80, 0x0EFF),  # Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+)
+_HANGUL_RANGES = ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F))
+
+
+def is_unspaced(ch: str) -> bool:
+    """True for characters of scripts without word spaces (CJK, kana, Thai …)."""
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _NO_SPACE_RANGES)
+
+
+def is_hangul(ch: str) -> bool:
+    """True for Hangul: words are spaced, but particles attach to the end of names."""
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _HANGUL_RANGES)
+
+
+def is_word_char(ch: str) -> bool:
+    """Letters, marks and digits make words; everything else is a boundary."""
+    return unicodedata.category(ch)[0] in ("L", "M", "N")
+
+
+def script_of(ch: str) -> str:
+    """A coarse script name, used to group inflection rules across languages."""
+    if is_hangul(ch):
+        return "hangul"
+    if is_unspaced(ch):
+        return "han"
+    cp = ord(ch)
+    if 0x0400 <= cp <= 0x052F:
+        return "cyrillic"
+    if 0x0600 <= cp <= 0x06FF or 0x0750 <= cp <= 0x077F or 0xFB50 <= cp <= 0xFEFF:
+        return "arabic"
+    if 0x0900 <= cp <= 0x097F:
+        return "devanagari"
+    if 0x0370 <= cp <= 0x03FF:
+        return "greek"
+    if 0x0590 <= cp <= 0x05FF:
+        return "hebrew"
+    return "latin"
+
+
+def fold(text: str) -> str:
+    """Lower-case without changing the length, so offsets in folded text fit the original."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+@lru_cache(maxsize=1)
+def _langid() -> Any:
+    import py3langid
+
+    return py3langid
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text's language, offline (py3langid ships its model)."""
+    sample = text[:2000]
+    if not sample.strip():
+        return "und"
+    lang, _score = _langid().classify(sample)
+    return str(lang)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence with its position in the article (0 = title)."""
+
+    text: str
+    index: int
+    is_title: bool = False
+
+
+# A sentence ends at . ! ? and their CJK/Arabic/Devanagari forms, or at a line break.
+_SPLIT = re.compile(r"(?<=[.!?。！？؟।])[\"'”’»)\]]*\s+|(?<=[。！？])|\n+")
+_ABBREV = re.compile(r"(?:\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|St|Gen|Lt|Col|Sen|Rep|Gov|Prof|No|Jr|Sr)\.)$")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences without breaking on U.S. or Mr."""
+    pieces = [p for p in _SPLIT.split(text) if p and p.strip()]
+    out: list[str] = []
+    for piece in pieces:
+        if out and _ABBREV.search(out[-1].rstrip()) and not out[-1].endswith("\n"):
+            out[-1] = f"{out[-1]} {piece.strip()}"
+        else:
+            out.append(piece.strip())
+    return out
+
+
+def remove_boilerplate(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
+    """Drop whole lines that are related-link lists, bylines, copyright or share prompts."""
+    pats = tuple(patterns)
+    kept = [line for line in text.splitlines() if not any(p.search(line) for p in pats)]
+    return "\n".join(kept)
+
+
+def sentences(title: str | None, text: str, patterns: Iterable[re.Pattern[str]]) -> list[Sentence]:
+    """Title first (it carries the story), then the body's sentences, boilerplate removed."""
+    pats = tuple(patterns)
+    out: list[Sentence] = []
+    if title and title.strip():
+        clean_title = remove_boilerplate(title, pats).strip()
+        if clean_title:
+            out.append(Sentence(clean_title, 0, is_title=True))
+    for i, s in enumerate(split_sentences(remove_boilerplate(text, pats)), start=1):
+        out.append(Sentence(s, i))
+    return out

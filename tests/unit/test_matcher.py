@@ -1,0 +1,52 @@
+from streams.coding.matcher import PhraseMatcher
+
+
+def spans(m, text):
+    return [(text[x.start:x.end], x.payload) for x in m.find(text)]
+
+
+def test_whole_words_only_in_spaced_scripts():
+    m = PhraseMatcher([("Iran", "IRN"), ("Oman", "OMN")])
+    assert spans(m, "Iran and Oman") == [("Iran", "IRN"), ("Oman", "OMN")]
+    assert spans(m, "Iranian womanhood") == []
+
+
+def test_longest_match_wins():
+    m = PhraseMatcher([("Korea", "KOR?"), ("Korea Utara", "PRK")])
+    assert spans(m, "Delegasi Korea Utara tiba") == [("Korea Utara", "PRK")]
+
+
+def test_star_matches_word_continuation():
+    m = PhraseMatcher([("visit*", "042")])
+    assert spans(m, "He visited Tehran") == [("visited", "042")]
+    assert spans(m, "revisit") == []
+
+
+def test_inflection_suffixes_and_clitic_prefixes_by_script():
+    m = PhraseMatcher(
+        [("Иран", "IRN"), ("إيران", "IRN")],
+        prefixes={"arabic": frozenset({"و", "ب"})},
+        suffixes={"cyrillic": frozenset({"а", "ом"})},
+    )
+    assert spans(m, "с Ираном и Ирана") == [("Иран", "IRN"), ("Иран", "IRN")]
+    assert spans(m, "Иранск") == []
+    assert [p for _, p in spans(m, "وإيران وبإيران")] == ["IRN"]
+
+
+def test_unspaced_scripts_match_inside_text_and_hangul_takes_particles():
+    m = PhraseMatcher([("伊朗", "IRN"), ("이란", "IRN"), ("북한", "PRK")])
+    assert spans(m, "朝鲜代表团访问伊朗") == [("伊朗", "IRN")]
+    assert spans(m, "북한은 이란을 방문했다") == [("북한", "PRK"), ("이란", "IRN")]
+    assert spans(m, "협력이란") == []
+
+
+def test_case_sensitive_acronyms():
+    m = PhraseMatcher([("US", "USA")], case_sensitive=True)
+    assert spans(m, "the US and us") == [("US", "USA")]
+
+
+def test_offsets_survive_length_changing_case_folding():
+    m = PhraseMatcher([("iran", "IRN")])
+    text = "İİ Iran"
+    (found,) = m.find(text)
+    assert text[found.start:found.end] == "Iran"
