@@ -35,7 +35,7 @@ def cldr_names() -> tuple[tuple[str, ActorRef, str], ...]:
     """(name, actor, language) for every country name CLDR has, in every base locale."""
     codes = _alpha3()
     codes.update(_IGO_TERRITORIES)
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     out: list[tuple[str, ActorRef, str]] = []
     for ident in _base_locales():
         try:
@@ -50,7 +50,7 @@ def cldr_names() -> tuple[tuple[str, ActorRef, str], ...]:
             for variant in {name, _PAREN.sub(" ", name).strip()}:
                 if len(variant) < 3 and not any(ord(c) > 0x2E80 for c in variant):
                     continue
-                key = (variant, code)
+                key = (variant, code, lang)
                 if key in seen:
                     continue
                 seen.add(key)

@@ -22,7 +22,6 @@ from streams.records import CleanArticle, CodedEvent, Evidence, Span, stable_id,
 
 ActorPayload = tuple[ActorRef, frozenset[str], int]  # actor, languages, name length
 CUE_WINDOW = 40  # characters before a trigger in which a negation/speculation/future cue counts
-SHORT_NAME = 6  # names shorter than this count only in the languages CLDR gives them for
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ class Coder:
             if fold(name.rstrip("*")).strip() in knowledge.stop:
                 continue
             langs_by_name.setdefault((name, ref), set()).add(lang)
+        self._name_langs = frozenset(lang for _n, _r, lang in knowledge.names)
         self._actors: PhraseMatcher[ActorPayload] = PhraseMatcher(
             ((name, (ref, frozenset(langs), len(name.rstrip("*"))))
              for (name, ref), langs in langs_by_name.items()),
@@ -98,10 +98,17 @@ class Coder:
         return self._scripts.get(script)
 
     def actors(self, text: str, lang: str, folded: str | None = None) -> list[Match[ActorPayload]]:
-        """Actor mentions in a text; short names only in their own languages."""
+        """Actor mentions in a text.
+
+        A Latin-script name counts only in the languages it is given for ("Island" is Iceland
+        in German, not in English); names in other scripts are shared by few languages and
+        count everywhere, so a Russian/Ukrainian or Arabic/Persian mix-up in language
+        identification loses nothing.
+        """
+        known = lang in self._name_langs
         found = [
             m for m in self._actors.find(text, folded)
-            if m.payload[2] >= SHORT_NAME or lang in m.payload[1] or "*" in m.payload[1]
+            if "*" in m.payload[1] or lang in m.payload[1] or not known
             or script_of(text[m.start]) != "latin"
         ]
         found += self._exact.find(text)
@@ -133,7 +140,7 @@ class Coder:
         code = self.codes[trigger.payload]
         if any(c.payload.kind == "future" for c in cues) and code.root == "04":
             code = self.codes.get("036", code)
-        pair = _source_target(mentions, trigger, tools.sov)
+        pair = _source_target(mentions, trigger, tools.sov, sentence)
         if pair is None:
             return []
         source, target, directed = pair
@@ -219,8 +226,14 @@ def _inside_any(t: Match[str], mentions: list[Match[ActorPayload]]) -> bool:
     return any(m.start <= t.start and t.end <= m.end for m in mentions)
 
 
+def _coordinated(a: Match[ActorPayload], b: Match[ActorPayload], text: str) -> bool:
+    """"China and Russia", "Pyongyang dan Teheran": a short joiner between two names."""
+    gap = text[a.end:b.start].strip()
+    return 0 < len(gap) <= 4 and not any(ch.isdigit() for ch in gap)
+
+
 def _source_target(
-    mentions: list[Match[ActorPayload]], trigger: Match[str], sov: bool
+    mentions: list[Match[ActorPayload]], trigger: Match[str], sov: bool, text: str
 ) -> tuple[Match[ActorPayload], Match[ActorPayload], bool] | None:
     """Who acts on whom: nearest actor before the trigger acts on the nearest after it."""
     before = [m for m in mentions if m.end <= trigger.start]
@@ -234,6 +247,10 @@ def _source_target(
             return None
         target = min(rest, key=lambda m: abs(m.start - trigger.start))
         return source, target, target in before
+    if len(before) >= 2 and _coordinated(before[-2], before[-1], text):
+        a, b = before[-2], before[-1]
+        if a.payload[0].code != b.payload[0].code:
+            return a, b, False
     if before:
         source = before[-1]
         # "Korea Utara dan Iran" before the verb: the first of a coordinated subject acts.

@@ -1,0 +1,41 @@
+# geomon worker / ingest image.
+#   docker build -t geomon:local .
+#   docker run --rm -e GEOMON_BROKER=kafka://kafka:9092 geomon:local            # worker
+#   docker run --rm -e GEOMON_BROKER=kafka://kafka:9092 geomon:local ingest /app/samples/articles
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Install the project (non-editable) from a throw-away copy of the source.
+WORKDIR /src
+COPY . .
+RUN pip install . \
+    && cd / && rm -rf /src
+
+WORKDIR /app
+
+# Runtime files read through GEOMON_CONFIG_DIR / GEOMON_SAMPLES_DIR (an installed package
+# cannot find the repo's configs/ next to itself).
+COPY configs/ /app/configs/
+COPY samples/ /app/samples/
+
+RUN useradd --create-home --uid 10001 --user-group geomon \
+    && mkdir -p /app/data \
+    && chown geomon:geomon /app/data
+
+ENV GEOMON_CONFIG_DIR=/app/configs \
+    GEOMON_SAMPLES_DIR=/app/samples \
+    GEOMON_DATA_DIR=/app/data \
+    GEOMON_WEB_HOST=0.0.0.0 \
+    GEOMON_WEB_PORT=6066
+
+USER geomon
+
+# Faust web server: /metrics for Prometheus.
+EXPOSE 6066
+
+ENTRYPOINT ["geomon"]
+CMD ["worker"]
