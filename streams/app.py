@@ -151,7 +151,14 @@ def create_pipeline(
                                   str(exc.errors()[0]["msg"]), event.message)
                 yield -1
                 continue
-            coded = get_coder().code(article)
+            try:
+                coded = get_coder().code(article)
+            except Exception as exc:  # a coder bug must not stop the stream: DLQ it
+                log.exception("coder failed on article %s", article.id)
+                await dead_letter(tp[T.ARTICLES_DLQ], event.key, event.value, "coder_error",
+                                  repr(exc)[:200], event.message)
+                yield -1
+                continue
             for ev in coded:
                 await tp[T.EVENTS].send(key=ev.pair.encode(), value=dump_json(ev))
             yield len(coded)
@@ -166,10 +173,10 @@ def create_pipeline(
                 log.warning("skipping invalid event: %s", exc.errors()[0]["msg"])
                 yield None
                 continue
-            decision = evaluate(pair_state[ev.pair], ev, wl.get(ev.pair))
+            decision = evaluate(pair_state.get(ev.pair), ev, wl.get(ev.pair))
             pair_state[ev.pair] = decision.state
             alert = decision.alert
-            if alert is None or emitted[alert.alert_id] is not None:
+            if alert is None or emitted.get(alert.alert_id) is not None:
                 yield None
                 continue
             emitted[alert.alert_id] = alert.version

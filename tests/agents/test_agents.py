@@ -1,0 +1,107 @@
+"""Agent wiring tested with Faust's test_context(): no broker, sends captured."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import AsyncMock
+
+import pytest
+
+from alerts.watchlist import parse_watchlist
+from streams import topics as T
+from streams.app import Pipeline, create_pipeline
+from streams.records import Alert, CleanArticle, CodedEvent
+
+WATCH = parse_watchlist({"pairs": [{"pair": "IRN-PRK", "severity": "high"}]})
+
+
+@pytest.fixture
+def pipe(settings, coder) -> Pipeline:
+    p = create_pipeline(settings, coder=lambda: coder, watchlist=WATCH)
+    for topic in [*p.topics.values(), *p.pair_topics.values()]:
+        topic.send = AsyncMock()
+    return p
+
+
+def sent(topic) -> list[tuple[bytes | None, bytes, dict]]:
+    return [(c.kwargs.get("key"), c.kwargs["value"], c.kwargs.get("headers") or {})
+            for c in topic.send.call_args_list]
+
+
+async def test_normalize_routes_good_and_bad_messages(pipe):
+    good = json.dumps({"id": "g1", "text": "Delegasi Korea Utara mengunjungi Iran."}).encode()
+    async with pipe.agents["normalize"].test_context() as agent:
+        e1 = await agent.put(b"\xff\xfe not utf-8")
+        e2 = await agent.put(good)
+        e3 = await agent.put(b'{"text": 12}')
+        assert agent.results[e1.message.offset] == "dlq:not_utf8"
+        assert agent.results[e2.message.offset] == "ok:g1"
+        assert agent.results[e3.message.offset] == "dlq:schema"
+    dlq = sent(pipe.topics[T.ARTICLES_DLQ])
+    assert [v for _, v, _ in dlq] == [b"\xff\xfe not utf-8", b'{"text": 12}']
+    assert dlq[0][2]["geomon-reason"] == b"not_utf8"
+    assert b"text" in dlq[1][2]["geomon-detail"]
+    (clean,) = sent(pipe.topics[T.ARTICLES_CLEAN])
+    article = CleanArticle.model_validate_json(clean[1])
+    assert article.id == "g1"
+    assert article.lang == "id"
+
+
+async def test_code_agent_keys_events_by_pair(pipe):
+    article = CleanArticle(id="a1", lang="en", story_id="s1",
+                           text="North Korea's economic delegation visited Iran on Tuesday.")
+    async with pipe.agents["code"].test_context() as agent:
+        ev = await agent.put(article.model_dump_json().encode())
+        assert agent.results[ev.message.offset] >= 1
+    events = sent(pipe.topics[T.EVENTS])
+    assert events
+    keys = {k for k, _, _ in events}
+    assert b"IRN-PRK" in keys
+    coded = [CodedEvent.model_validate_json(v) for _, v, _ in events]
+    assert all(e.pair.encode() == k for e, (k, _, _) in zip(coded, events, strict=True))
+
+
+async def test_alert_agent_alerts_once_per_story_for_watched_pairs(pipe, coder):
+    article = CleanArticle(id="a1", lang="en", story_id="s1", source="Example Times",
+                           text="North Korea's economic delegation visited Iran on Tuesday.")
+    (event,) = [e for e in coder.code(article) if e.pair == "IRN-PRK"]
+    other = event.model_copy(update={"pair": "IRN-RUS", "event_id": "other"})
+    async with pipe.agents["alert"].test_context() as agent:
+        first = await agent.put(event.model_dump_json().encode())
+        repeat = await agent.put(event.model_dump_json().encode())
+        unwatched = await agent.put(other.model_dump_json().encode())
+        junk = await agent.put(b"{}")
+        alert_id = agent.results[first.message.offset]
+        assert alert_id
+        assert agent.results[repeat.message.offset] is None
+        assert agent.results[unwatched.message.offset] is None
+        assert agent.results[junk.message.offset] is None
+    (main,) = sent(pipe.topics[T.ALERTS])
+    (per_pair,) = sent(pipe.pair_topics["IRN-PRK"])
+    assert main == per_pair
+    alert = Alert.model_validate_json(main[1])
+    assert alert.alert_id == alert_id
+    assert alert.pair == "IRN-PRK"
+    assert alert.sources == ["Example Times"]
+
+
+async def test_a_coder_failure_dead_letters_the_article_and_the_agent_goes_on(settings, coder):
+    class Flaky:
+        def code(self, article):
+            if article.id == "boom":
+                raise RuntimeError("coder bug")
+            return coder.code(article)
+
+    p = create_pipeline(settings, coder=lambda: Flaky(), watchlist=WATCH)
+    for topic in p.topics.values():
+        topic.send = AsyncMock()
+    bad = CleanArticle(id="boom", lang="en", story_id="s", text="North Korea visited Iran.")
+    good = CleanArticle(id="fine", lang="en", story_id="s2", text="North Korea visited Iran.")
+    async with p.agents["code"].test_context() as agent:
+        e1 = await agent.put(bad.model_dump_json().encode())
+        e2 = await agent.put(good.model_dump_json().encode())
+        assert agent.results[e1.message.offset] == -1
+        assert agent.results[e2.message.offset] >= 1
+    (dead,) = sent(p.topics[T.ARTICLES_DLQ])
+    assert dead[2]["geomon-reason"] == b"coder_error"
+    assert b"coder bug" in dead[2]["geomon-detail"]
