@@ -45,14 +45,14 @@ def broker(
 
     _setup_logging(get_settings())
     b = EmbeddedBroker(kind=kind, port=port, data_dir=data)  # type: ignore[arg-type]
+    # Block the stop signals first, so sigwait receives them and cleanup below runs.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     b.start()
     out.print(f"{b.url}")
     err.print(f"[green]{b.kind} broker ready[/] at {b.bootstrap}; Ctrl-C stops it. "
               f"Use: GEOMON_BROKER={b.url}")
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    except KeyboardInterrupt:
-        pass
     finally:
         b.stop()
 

@@ -54,13 +54,13 @@ def test_bad_input_goes_to_the_dlq_and_good_messages_around_it_are_coded(live):
                               "text": "Russia's defence minister visited China for talks."})
     good_after = json.dumps({"id": f"after-{marker}", "source": "Example Wire",
                              "text": "China's foreign minister visited Russia on Monday."})
-    bad = [b"\xff\xfe\x00binary", b'{"text": 5}', b"{not json", b"   "]
+    bad = [b"\xff\xfe broken", b"ok\x00\x00binary", b'{"text": 5}', b"{not json", b"   "]
     produce(live["bootstrap"], f"{live['prefix']}.articles",
             [good_before.encode(), *bad, good_after.encode()])
     dlq = consume_until(live["bootstrap"], f"{live['prefix']}.articles.dlq",
                         lambda r: len(r) >= len(bad), alive=lambda: live["proc"].poll() is None)
     reasons = sorted(dict(r.headers)["geomon-reason"].decode() for r in dlq)
-    assert reasons == sorted(["binary", "schema", "invalid_json", "empty"])
+    assert reasons == sorted(["not_utf8", "binary", "schema", "invalid_json", "empty"])
     assert {r.value for r in dlq} == set(bad)
     wanted = {f"before-{marker}", f"after-{marker}"}
 
