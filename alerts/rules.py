@@ -32,7 +32,9 @@ def _parse(value: object) -> datetime | None:
 
 
 def evaluate(
-    state: PairState | None, event: CodedEvent, watch: WatchedPair | None,
+    state: PairState | None,
+    event: CodedEvent,
+    watch: WatchedPair | None,
     now: datetime | None = None,
 ) -> Decision:
     """Apply the watch's rules to one event of its pair."""
@@ -53,7 +55,8 @@ def evaluate(
         return Decision(state, None)
     gap_days = None if last is None else (when - last).total_seconds() / 86400.0
     reason = (
-        f"first {event.pair} activity seen" if gap_days is None
+        f"first {event.pair} activity seen"
+        if gap_days is None
         else f"{event.pair} active again after {gap_days:.1f} quiet days"
         f" (quiet period {rule.quiet_days:g} days)"
     )
@@ -71,7 +74,9 @@ def evaluate(
         first_seen=when,
         last_seen=when,
         sources=[event.source_name] if event.source_name else [],
-        summary=f"{event.source}→{event.target} CAMEO {event.cameo}: {event.evidence.sentence}"[:300],
+        summary=f"{event.source}→{event.target} CAMEO {event.cameo}: {event.evidence.sentence}"[
+            :300
+        ],
         evidence=[event.evidence],
         created_at=now or utcnow(),
     )

@@ -90,8 +90,10 @@ def create_pipeline(
     def raw_topic(name: str, partitions: int) -> Any:
         return app.topic(
             settings.topic(name),
-            key_type=bytes, value_type=bytes,
-            key_serializer="raw", value_serializer="raw",
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
             partitions=partitions,
         )
 
@@ -104,20 +106,29 @@ def create_pipeline(
         T.ALERTS_DLQ: raw_topic(T.ALERTS_DLQ, 1),
     }
     pair_topics = {
-        pair: app.topic(T.pair_alert_topic(settings, pair), key_type=bytes, value_type=bytes,
-                        key_serializer="raw", value_serializer="raw", partitions=1)
+        pair: app.topic(
+            T.pair_alert_topic(settings, pair),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=1,
+        )
         for pair in wl.pairs
     }
     pipe = Pipeline(app, settings, wl, tp, pair_topics, coder=get_coder)
 
-    pair_state = app.Table("pair_state", default=None, partitions=settings.partitions,
-                           key_type=str, value_type=dict)
-    emitted = app.Table("emitted_alerts", default=None, partitions=settings.partitions,
-                        key_type=str, value_type=int)
+    pair_state = app.Table(
+        "pair_state", default=None, partitions=settings.partitions, key_type=str, value_type=dict
+    )
+    emitted = app.Table(
+        "emitted_alerts", default=None, partitions=settings.partitions, key_type=str, value_type=int
+    )
     pipe.tables = {"pair_state": pair_state, "emitted": emitted}
 
-    async def dead_letter(topic: Any, key: bytes | None, value: bytes | None, reason: str,
-                          detail: str, origin: Any) -> None:
+    async def dead_letter(
+        topic: Any, key: bytes | None, value: bytes | None, reason: str, detail: str, origin: Any
+    ) -> None:
         headers = {
             "geomon-reason": reason.encode(),
             "geomon-detail": detail.encode("utf-8", "replace"),
@@ -133,8 +144,14 @@ def create_pipeline(
             result = normalize(raw, settings.max_article_bytes)
             if isinstance(result, Rejection):
                 log.warning("dead letter %s: %s", result.reason.value, result.detail)
-                await dead_letter(tp[T.ARTICLES_DLQ], event.key, raw, result.reason.value,
-                                  result.detail, event.message)
+                await dead_letter(
+                    tp[T.ARTICLES_DLQ],
+                    event.key,
+                    raw,
+                    result.reason.value,
+                    result.detail,
+                    event.message,
+                )
                 yield f"dlq:{result.reason.value}"
                 continue
             await tp[T.ARTICLES_CLEAN].send(key=result.id.encode(), value=dump_json(result))
@@ -147,16 +164,28 @@ def create_pipeline(
             try:
                 article = CleanArticle.model_validate_json(event.value)
             except ValidationError as exc:
-                await dead_letter(tp[T.ARTICLES_DLQ], event.key, event.value, "schema",
-                                  str(exc.errors()[0]["msg"]), event.message)
+                await dead_letter(
+                    tp[T.ARTICLES_DLQ],
+                    event.key,
+                    event.value,
+                    "schema",
+                    str(exc.errors()[0]["msg"]),
+                    event.message,
+                )
                 yield -1
                 continue
             try:
                 coded = get_coder().code(article)
             except Exception as exc:  # a coder bug must not stop the stream: DLQ it
                 log.exception("coder failed on article %s", article.id)
-                await dead_letter(tp[T.ARTICLES_DLQ], event.key, event.value, "coder_error",
-                                  repr(exc)[:200], event.message)
+                await dead_letter(
+                    tp[T.ARTICLES_DLQ],
+                    event.key,
+                    event.value,
+                    "coder_error",
+                    repr(exc)[:200],
+                    event.message,
+                )
                 yield -1
                 continue
             for ev in coded:

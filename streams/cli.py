@@ -28,10 +28,12 @@ log = logging.getLogger("geomon")
 
 
 def _setup_logging(settings: Settings) -> None:
-    level = {"warn": "WARNING", "crit": "CRITICAL"}.get(settings.log_level,
-                                                       settings.log_level.upper())
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = {"warn": "WARNING", "crit": "CRITICAL"}.get(
+        settings.log_level, settings.log_level.upper()
+    )
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -49,8 +51,10 @@ def broker(
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     b.start()
     out.print(f"{b.url}")
-    err.print(f"[green]{b.kind} broker ready[/] at {b.bootstrap}; Ctrl-C stops it. "
-              f"Use: GEOMON_BROKER={b.url}")
+    err.print(
+        f"[green]{b.kind} broker ready[/] at {b.bootstrap}; Ctrl-C stops it. "
+        f"Use: GEOMON_BROKER={b.url}"
+    )
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
@@ -100,8 +104,10 @@ def ingest(
     sent = 0
     try:
         if paths == ["-"]:
-            futures = [producer.send(name, key=m.key, value=m.value, timestamp_ms=m.timestamp_ms)
-                       for m in read_stdin()]
+            futures = [
+                producer.send(name, key=m.key, value=m.value, timestamp_ms=m.timestamp_ms)
+                for m in read_stdin()
+            ]
         else:
             files = expand(paths)
             futures = []
@@ -109,8 +115,11 @@ def ingest(
                 task = progress.add_task("ingest", total=len(files))
                 for f in files:
                     for m in read_path(f):
-                        futures.append(producer.send(name, key=m.key, value=m.value,
-                                                     timestamp_ms=m.timestamp_ms))
+                        futures.append(
+                            producer.send(
+                                name, key=m.key, value=m.value, timestamp_ms=m.timestamp_ms
+                            )
+                        )
                     progress.advance(task)
         producer.flush()
         sent = sum(1 for fut in futures if fut.succeeded())
@@ -149,8 +158,13 @@ def classify(
                 if as_json:
                     sys.stdout.write(ev.model_dump_json() + "\n")
                 else:
-                    table.add_row(ev.pair, f"{ev.source}→{ev.target}", ev.cameo,
-                                  f"{ev.confidence:.2f}", ev.evidence.sentence[:90])
+                    table.add_row(
+                        ev.pair,
+                        f"{ev.source}→{ev.target}",
+                        ev.cameo,
+                        f"{ev.confidence:.2f}",
+                        ev.evidence.sentence[:90],
+                    )
     if not as_json:
         out.print(table)
     if failed:
@@ -163,9 +177,11 @@ def _print_alert(alert: dict[str, Any], as_json: bool) -> None:
         sys.stdout.flush()
         return
     rule = alert.get("rule", {})
-    out.print(f"[bold]{alert.get('pair')}[/] [yellow]{alert.get('severity')}[/] "
-              f"{rule.get('name')} v{alert.get('version')}: {rule.get('reason')}\n"
-              f"  {alert.get('summary')}")
+    out.print(
+        f"[bold]{alert.get('pair')}[/] [yellow]{alert.get('severity')}[/] "
+        f"{rule.get('name')} v{alert.get('version')}: {rule.get('reason')}\n"
+        f"  {alert.get('summary')}"
+    )
 
 
 @alerts_app.command("tail")
@@ -182,8 +198,11 @@ def alerts_tail(
 
     settings = get_settings()
     _setup_logging(settings)
-    name = pair_alert_topic(settings, "-".join(sorted(pair.upper().split("-")))) if pair \
+    name = (
+        pair_alert_topic(settings, "-".join(sorted(pair.upper().split("-"))))
+        if pair
         else settings.topic(ALERTS)
+    )
     for n, alert in enumerate(follow_alerts(settings, name, from_beginning, timeout), start=1):
         _print_alert(alert, as_json)
         if max_alerts and n >= max_alerts:
@@ -208,24 +227,40 @@ def demo(
         b = EmbeddedBroker(kind=kind)  # type: ignore[arg-type]
         err.print("starting the embedded broker …")
         b.start()
-        env = {**os.environ, "GEOMON_BROKER": b.url, "GEOMON_WEB_PORT": str(free_port()),
-               "GEOMON_DATA_DIR": str(Path(tmp) / "data")}
+        env = {
+            "GEOMON_LOG_LEVEL": "warn",
+            **os.environ,
+            "GEOMON_BROKER": b.url,
+            "GEOMON_WEB_PORT": str(free_port()),
+            "GEOMON_DATA_DIR": str(Path(tmp) / "data"),
+        }
         settings = base.model_copy(update={"broker": b.url})
         worker_proc: subprocess.Popen[bytes] | None = None
         try:
             prepare_topics(settings)
             err.print(f"broker {b.kind} at {b.bootstrap}; starting a worker …")
             worker_proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"], env=env,
-                stdout=sys.stderr, stderr=sys.stderr,
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=env,
+                stdout=sys.stderr,
+                stderr=sys.stderr,
             )
             subprocess.run(
                 [sys.executable, "-m", "streams.cli", "ingest", str(settings.samples_dir)],
-                env=env, stdout=sys.stderr, stderr=sys.stderr, check=True,
+                env=env,
+                stdout=sys.stderr,
+                stderr=sys.stderr,
+                check=True,
             )
             err.print("[green]samples sent[/]; alerts follow (Ctrl-C stops)")
-            for alert in follow_alerts(settings, settings.topic(ALERTS), True, None,
-                                       deadline=deadline, alive=lambda: worker_proc.poll() is None):
+            for alert in follow_alerts(
+                settings,
+                settings.topic(ALERTS),
+                True,
+                None,
+                deadline=deadline,
+                alive=lambda: worker_proc.poll() is None,
+            ):
                 _print_alert(alert, as_json)
             if worker_proc.poll() is not None:
                 err.print(f"[red]worker exited with {worker_proc.returncode}[/]")

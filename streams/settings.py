@@ -88,9 +88,7 @@ class Settings(BaseSettings):
         """A TLS context when the protocol asks for one."""
         if self.security_protocol not in ("SSL", "SASL_SSL"):
             return None
-        ctx = ssl.create_default_context(
-            cafile=str(self.ssl_cafile) if self.ssl_cafile else None
-        )
+        ctx = ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
         if self.ssl_certfile:
             ctx.load_cert_chain(
                 str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None

@@ -51,8 +51,10 @@ class Coder:
             langs_by_name.setdefault((name, ref), set()).add(lang)
         self._name_langs = frozenset(lang for _n, _r, lang in knowledge.names)
         self._actors: PhraseMatcher[ActorPayload] = PhraseMatcher(
-            ((name, (ref, frozenset(langs), len(name.rstrip("*"))))
-             for (name, ref), langs in langs_by_name.items()),
+            (
+                (name, (ref, frozenset(langs), len(name.rstrip("*"))))
+                for (name, ref), langs in langs_by_name.items()
+            ),
             prefixes=prefixes,
             suffixes=suffixes,
         )
@@ -107,17 +109,20 @@ class Coder:
         """
         known = lang in self._name_langs
         found = [
-            m for m in self._actors.find(text, folded)
-            if "*" in m.payload[1] or lang in m.payload[1] or not known
+            m
+            for m in self._actors.find(text, folded)
+            if "*" in m.payload[1]
+            or lang in m.payload[1]
+            or not known
             or script_of(text[m.start]) != "latin"
         ]
         found += self._exact.find(text)
         found.sort(key=lambda m: (m.start, m.end))
         return _drop_nested(found)
 
-    def code_sentence(self, sentence: str, lang: str) -> list[tuple[CameoCode, Match[ActorPayload],
-                                                                     Match[ActorPayload],
-                                                                     Match[str], bool]]:
+    def code_sentence(
+        self, sentence: str, lang: str
+    ) -> list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]:
         """Events in one sentence: (code, source, target, trigger, directed)."""
         folded = fold(sentence)
         mentions = self.actors(sentence, lang, folded)
@@ -131,10 +136,14 @@ class Coder:
         if not triggers:
             return []
         trigger = triggers[-1] if tools.sov else triggers[0]
-        cues = [c for c in tools.cues.find(sentence, folded)
-                if c.end <= trigger.start and trigger.start - c.end <= CUE_WINDOW
-                or trigger.start <= c.start < trigger.end + CUE_WINDOW // 2
-                and c.payload.kind == "negation"]
+        cues = [
+            c
+            for c in tools.cues.find(sentence, folded)
+            if c.end <= trigger.start
+            and trigger.start - c.end <= CUE_WINDOW
+            or trigger.start <= c.start < trigger.end + CUE_WINDOW // 2
+            and c.payload.kind == "negation"
+        ]
         if any(c.payload.kind in ("negation", "speculation") for c in cues):
             return []
         code = self.codes[trigger.payload]
@@ -157,9 +166,17 @@ class Coder:
                     events[ev.event_id] = ev
         return list(events.values())
 
-    def _event(self, article: CleanArticle, sent: Sentence, code: CameoCode,
-               src: Match[ActorPayload], tgt: Match[ActorPayload], trig: Match[str],
-               directed: bool, now: datetime) -> CodedEvent:
+    def _event(
+        self,
+        article: CleanArticle,
+        sent: Sentence,
+        code: CameoCode,
+        src: Match[ActorPayload],
+        tgt: Match[ActorPayload],
+        trig: Match[str],
+        directed: bool,
+        now: datetime,
+    ) -> CodedEvent:
         s_ref, t_ref = src.payload[0], tgt.payload[0]
         pair = "-".join(sorted((s_ref.code, t_ref.code)))
         confidence = 0.5 + 0.15 * directed + 0.1 * (len(code.code) == 3)
@@ -183,12 +200,15 @@ class Coder:
             lang=article.lang,
             evidence=Evidence(
                 sentence=text,
-                trigger=Span(text=text[trig.start:trig.end], start=trig.start, end=trig.end,
-                             code=code.code),
-                source=Span(text=text[src.start:src.end], start=src.start, end=src.end,
-                            code=s_ref.code),
-                target=Span(text=text[tgt.start:tgt.end], start=tgt.start, end=tgt.end,
-                            code=t_ref.code),
+                trigger=Span(
+                    text=text[trig.start : trig.end], start=trig.start, end=trig.end, code=code.code
+                ),
+                source=Span(
+                    text=text[src.start : src.end], start=src.start, end=src.end, code=s_ref.code
+                ),
+                target=Span(
+                    text=text[tgt.start : tgt.end], start=tgt.start, end=tgt.end, code=t_ref.code
+                ),
             ),
             title=article.title,
             url=article.url,
@@ -200,8 +220,9 @@ class Coder:
         )
 
 
-def _affixes(lexes: Iterable[LanguageLexicon]) -> tuple[dict[str, frozenset[str]],
-                                                        dict[str, frozenset[str]]]:
+def _affixes(
+    lexes: Iterable[LanguageLexicon],
+) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
     """Inflection affixes by script: names are matched across languages, so rules are too."""
     pre: dict[str, set[str]] = {}
     suf: dict[str, set[str]] = {}
@@ -227,8 +248,8 @@ def _inside_any(t: Match[str], mentions: list[Match[ActorPayload]]) -> bool:
 
 
 def _coordinated(a: Match[ActorPayload], b: Match[ActorPayload], text: str) -> bool:
-    """"China and Russia", "Pyongyang dan Teheran": a short joiner between two names."""
-    gap = text[a.end:b.start].strip()
+    """Tell coordinated subjects ("China and Russia", "Pyongyang dan Teheran") by a short joiner."""
+    gap = text[a.end : b.start].strip()
     return 0 < len(gap) <= 4 and not any(ch.isdigit() for ch in gap)
 
 

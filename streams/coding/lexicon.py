@@ -1,5 +1,8 @@
-"""Load the coder's knowledge from configs/: CLDR names via Babel, hand-kept actor YAML,
-CAMEO codes and per-language trigger lexicons. Loaded and validated once per process."""
+"""Load the coder's knowledge from configs/, validated once per process.
+
+CLDR names come via Babel; hand-kept actor YAML, CAMEO codes and per-language trigger lexicons
+come from configs/.
+"""
 
 from __future__ import annotations
 
@@ -193,7 +196,9 @@ def load_knowledge(config_dir: Path, cldr: bool = True) -> Knowledge:
     amb = actors_dir / "ambiguous.yaml"
     if amb.exists():
         data = _read_yaml(amb) or {}
-        stop = {str(n).casefold() for names in (data.get("stop") or {}).values() for n in names or []}
+        stop = {
+            str(n).casefold() for names in (data.get("stop") or {}).values() for n in names or []
+        }
         k.stop = frozenset(stop)
     if cldr:
         for name, ref, lang in cldr_names():
