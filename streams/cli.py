@@ -171,6 +171,46 @@ def classify(
         raise typer.Exit(2)
 
 
+@app.command("eval")
+def eval_command(
+    paths: Annotated[list[Path], typer.Argument(help="Labeled JSONL files (../shared/eval)")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout")] = False,
+) -> None:
+    """Score the coder on labeled sets, per file and per language, beside a baseline."""
+    from rich.table import Table
+
+    from streams.coding.coder import Coder
+    from streams.evaluate import METRICS, evaluate_files
+
+    settings = get_settings()
+    _setup_logging(settings)
+    coder = Coder.from_config_dir(settings.config_dir)
+    result = evaluate_files(paths, coder.code)
+    if as_json:
+        for scores in result["files"].values():
+            scores.pop("confusion", None)
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+
+    def fmt(v: Any) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    for name, scores in result["files"].items():
+        table = Table("measure", "geomon", "baseline", title=f"{name} ({scores['rows']} rows)")
+        for m in METRICS:
+            table.add_row(m, fmt(scores[m]), fmt(scores["baseline"][m]))
+        out.print(table)
+        pairs = scores["confusion"]
+        if pairs:
+            labels = sorted({g for g, _ in pairs} | {p for _, p in pairs})
+            cm = Table("gold \\ pred", *labels, title="roots of matched pairs")
+            for g in labels:
+                cm.add_row(
+                    g, *[str(sum(1 for a, b in pairs if a == g and b == p) or "") for p in labels]
+                )
+            out.print(cm)
+
+
 def _print_alert(alert: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(alert, ensure_ascii=False) + "\n")
