@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from streams.coding import CODER_VERSION
 from streams.coding.lexicon import ActorRef, CameoCode, Knowledge, LanguageLexicon, load_knowledge
@@ -20,7 +21,8 @@ from streams.coding.matcher import Match, PhraseMatcher
 from streams.coding.text import Sentence, fold, script_of, sentences
 from streams.records import CleanArticle, CodedEvent, Evidence, Span, stable_id, utcnow
 
-ActorPayload = tuple[ActorRef, frozenset[str], int]  # actor, languages, name length
+ActorPayload = tuple[ActorRef, frozenset[str], bool]  # actor, languages, needs context
+STOP = ActorRef("", "", "stop")  # phrases that contain a name without meaning the state
 CUE_WINDOW = 40  # characters before a trigger in which a negation/speculation/future cue counts
 
 
@@ -44,23 +46,29 @@ class Coder:
         self.codes = knowledge.codes
         prefixes, suffixes = _affixes(knowledge.lexicons.values())
         self._prefixes, self._suffixes = prefixes, suffixes
-        langs_by_name: dict[tuple[str, ActorRef], set[str]] = {}
+        exact: dict[tuple[str, ActorRef], set[str]] = {}
+        folded_names: dict[tuple[str, ActorRef], set[str]] = {}
         for name, ref, lang in knowledge.names:
-            if fold(name.rstrip("*")).strip() in knowledge.stop:
-                continue
-            langs_by_name.setdefault((name, ref), set()).add(lang)
+            table = exact if (name, lang) in knowledge.exact_names else folded_names
+            table.setdefault((name, ref), set()).add(lang)
+        for name, ref in knowledge.case_sensitive:
+            exact.setdefault((name, ref), set()).add("*")
+        for phrase, lang in knowledge.stop:
+            folded_names.setdefault((phrase, STOP), set()).add(lang)
+        context = {(fold(n), lang) for n, lang in knowledge.needs_context}
+
+        def payloads(table: dict[tuple[str, ActorRef], set[str]]) -> list[tuple[str, Any]]:
+            return [
+                (name, (ref, frozenset(langs), any((fold(name), lg) in context for lg in langs)))
+                for (name, ref), langs in table.items()
+            ]
+
         self._name_langs = frozenset(lang for _n, _r, lang in knowledge.names)
         self._actors: PhraseMatcher[ActorPayload] = PhraseMatcher(
-            (
-                (name, (ref, frozenset(langs), len(name.rstrip("*"))))
-                for (name, ref), langs in langs_by_name.items()
-            ),
-            prefixes=prefixes,
-            suffixes=suffixes,
+            payloads(folded_names), prefixes=prefixes, suffixes=suffixes
         )
         self._exact: PhraseMatcher[ActorPayload] = PhraseMatcher(
-            ((name, (ref, frozenset({"*"}), len(name))) for name, ref in knowledge.case_sensitive),
-            case_sensitive=True,
+            payloads(exact), prefixes=prefixes, suffixes=suffixes, case_sensitive=True
         )
         self._langs: dict[str, _LangTools] = {
             lang: self._tools([lex]) for lang, lex in knowledge.lexicons.items()
@@ -110,22 +118,29 @@ class Coder:
         known = lang in self._name_langs
         found = [
             m
-            for m in self._actors.find(text, folded)
+            for m in [*self._actors.find(text, folded), *self._exact.find(text)]
             if "*" in m.payload[1]
             or lang in m.payload[1]
             or not known
             or script_of(text[m.start]) != "latin"
         ]
-        found += self._exact.find(text)
+        stops = [m for m in found if m.payload[0] is STOP]
+        found = [
+            m
+            for m in found
+            if m.payload[0] is not STOP
+            and not any(s.start <= m.start and m.end <= s.end for s in stops)
+        ]
         found.sort(key=lambda m: (m.start, m.end))
         return _drop_nested(found)
 
     def code_sentence(
-        self, sentence: str, lang: str
+        self, sentence: str, lang: str, mentions: list[Match[ActorPayload]] | None = None
     ) -> list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]:
         """Events in one sentence: (code, source, target, trigger, directed)."""
         folded = fold(sentence)
-        mentions = self.actors(sentence, lang, folded)
+        if mentions is None:
+            mentions = self.actors(sentence, lang, folded)
         if len({m.payload[0].code for m in mentions}) < 2:
             return []
         tools = self._tools_for(lang, sentence)
@@ -159,8 +174,16 @@ class Coder:
         """All events of an article, one per (pair, code), with evidence."""
         now = coded_at or utcnow()
         events: dict[str, CodedEvent] = {}
-        for sent in sentences(article.title, article.text, self.knowledge.boilerplate.patterns):
-            for code, src, tgt, trig, directed in self.code_sentence(sent.text, article.lang):
+        sents = sentences(article.title, article.text, self.knowledge.boilerplate.patterns)
+        found = [self.actors(sent.text, article.lang) for sent in sents]
+        # Ambiguous names ("Georgia", "Jordan", 서울) count only where an unambiguous name
+        # of the same state appears somewhere in the article.
+        confirmed = {m.payload[0].code for ms in found for m in ms if not m.payload[2]}
+        for sent, mentions in zip(sents, found, strict=True):
+            mentions = [m for m in mentions if not m.payload[2] or m.payload[0].code in confirmed]
+            for code, src, tgt, trig, directed in self.code_sentence(
+                sent.text, article.lang, mentions
+            ):
                 ev = self._event(article, sent, code, src, tgt, trig, directed, now)
                 if ev.event_id not in events or events[ev.event_id].confidence < ev.confidence:
                     events[ev.event_id] = ev

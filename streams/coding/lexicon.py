@@ -74,7 +74,9 @@ class Knowledge:
 
     names: list[tuple[str, ActorRef, str]] = field(default_factory=list)  # (name, ref, lang)
     case_sensitive: list[tuple[str, ActorRef]] = field(default_factory=list)
-    stop: frozenset[str] = frozenset()
+    stop: list[tuple[str, str]] = field(default_factory=list)  # (phrase, lang)
+    exact_names: frozenset[tuple[str, str]] = frozenset()  # (name, lang): match case as written
+    needs_context: frozenset[tuple[str, str]] = frozenset()  # (name, lang): only if confirmed
     codes: dict[str, CameoCode] = field(default_factory=dict)
     lexicons: dict[str, LanguageLexicon] = field(default_factory=dict)
     boilerplate: Boilerplate = field(default_factory=lambda: Boilerplate(()))
@@ -177,6 +179,16 @@ def load_boilerplate(path: Path) -> Boilerplate:
     return Boilerplate(tuple(pats))
 
 
+def _by_lang(section: Any, path: Path) -> Iterator[tuple[str, str]]:
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: expected a mapping of language to names")
+    for lang, names in section.items():
+        for name in _str_list(names, f"{path}: {lang}"):
+            yield name, str(lang)
+
+
 def load_knowledge(config_dir: Path, cldr: bool = True) -> Knowledge:
     """Read every coder config under ``config_dir``."""
     from streams.coding.cldr import cldr_names
@@ -196,10 +208,13 @@ def load_knowledge(config_dir: Path, cldr: bool = True) -> Knowledge:
     amb = actors_dir / "ambiguous.yaml"
     if amb.exists():
         data = _read_yaml(amb) or {}
-        stop = {
-            str(n).casefold() for names in (data.get("stop") or {}).values() for n in names or []
-        }
-        k.stop = frozenset(stop)
+        k.stop = [
+            (str(n), str(lang))
+            for lang, names in (data.get("stop") or {}).items()
+            for n in names or []
+        ]
+        k.exact_names = frozenset(_by_lang(data.get("case_sensitive"), amb))
+        k.needs_context = frozenset(_by_lang(data.get("needs_context"), amb))
     if cldr:
         for name, ref, lang in cldr_names():
             k.names.append((name, ref, lang))

@@ -38,7 +38,7 @@ def test_body_alias_and_id_from_url_is_stable():
 
 
 def test_plain_text_is_an_article():
-    art = ok("Delegasi Korea Utara mengunjungi Iran.".encode())
+    art = ok(b"Delegasi Korea Utara mengunjungi Iran.")
     assert art.text.startswith("Delegasi")
     assert art.id
 
