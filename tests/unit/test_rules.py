@@ -75,3 +75,44 @@ def test_unwatched_low_confidence_and_other_codes_do_not_alert():
     assert evaluate(None, event(conf=0.2), WL.get("IRN-PRK")).alert is None
     assert evaluate(None, event(pair="CHN-RUS", cameo="042"), WL.get("CHN-RUS")).alert is None
     assert evaluate(None, event(pair="CHN-RUS", cameo="195"), WL.get("CHN-RUS")).alert is not None
+
+
+def test_new_event_type_fires_for_an_unseen_root_only():
+    wl = WL.get("IRN-PRK")
+    s = evaluate(None, event(cameo="042"), wl).state
+    d = evaluate(s, event(when=T0 + timedelta(days=1), story="s2", cameo="062"), wl)
+    assert [a.rule.name for a in d.alerts] == ["new_event_type"]
+    assert "06" in d.alerts[0].rule.reason
+    d2 = evaluate(d.state, event(when=T0 + timedelta(days=2), story="s3", cameo="061"), wl)
+    assert d2.alerts == []
+
+
+def test_surge_fires_once_per_day_above_baseline_and_minimum():
+    wl = parse_watchlist({"pairs": [{"pair": "IRN-PRK", "rules": {
+        "first_activity": None, "new_event_type": None,
+        "surge": {"min_count": 4, "z": 2.0}}}]}).get("IRN-PRK")
+    state = None
+    for day in range(10):  # one event a day: the baseline
+        state = evaluate(state, event(when=T0 + timedelta(days=day), story=f"b{day}"), wl).state
+    fired = []
+    for i in range(8):  # then eight in one afternoon
+        d = evaluate(state, event(when=T0 + timedelta(days=10, minutes=10 * i), story=f"x{i}"),
+                     wl)
+        state = d.state
+        fired += [a for a in d.alerts if a.rule.name == "surge"]
+    assert len(fired) == 1
+    assert fired[0].rule.numbers["count"] >= 4
+    assert fired[0].severity == "high"  # one step above the watch's default "medium"
+
+
+def test_escalation_when_a_cooperative_pair_turns_to_force():
+    wl = parse_watchlist({"pairs": [{"pair": "IRN-PRK", "rules": {
+        "first_activity": None, "new_event_type": None, "surge": None}}]}).get("IRN-PRK")
+    state = None
+    for i in range(5):
+        state = evaluate(state, event(when=T0 + timedelta(days=i), story=f"c{i}"), wl).state
+    strike = event(when=T0 + timedelta(days=6), story="war", cameo="195")
+    strike = strike.model_copy(update={"quad_class": 4, "goldstein": -10.0})
+    d = evaluate(state, strike, wl)
+    assert [a.rule.name for a in d.alerts] == ["escalation"]
+    assert d.alerts[0].rule.numbers["baseline"] <= 2.5

@@ -1,0 +1,144 @@
+"""One alert per story: decide whether an event is a syndicated copy of a story already seen.
+
+Copies of one story share a canonical URL, or a normalized title (the story id the normalizer
+gives), or near-identical text (MinHash Jaccard over word shingles, datasketch). Pure
+functions over plain dicts, so the cluster list can live in a Faust table.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from datasketch import MinHash
+
+from streams.coding.text import is_unspaced
+
+NUM_PERM = 64
+_WORD = re.compile(r"\w+", re.UNICODE)
+_TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|ref$|mc_|cmp$|ocid$)")
+
+Cluster = dict[str, Any]
+
+
+def _shingles(text: str) -> set[bytes]:
+    """Word 3-grams; character 4-grams for scripts written without spaces."""
+    folded = text.casefold()
+    if sum(1 for c in folded[:400] if is_unspaced(c)) > 40:
+        chars = "".join(c for c in folded if not c.isspace())
+        return {chars[i : i + 4].encode() for i in range(max(1, len(chars) - 3))}
+    words = _WORD.findall(folded)
+    if len(words) < 3:
+        return {" ".join(words).encode()}
+    return {" ".join(words[i : i + 3]).encode() for i in range(len(words) - 2)}
+
+
+@lru_cache(maxsize=1)
+def _template() -> MinHash:
+    return MinHash(num_perm=NUM_PERM, seed=7)
+
+
+def text_signature(text: str) -> list[int]:
+    """A MinHash signature of the text: equal-length lists compare by Jaccard estimate."""
+    m = _template().copy()
+    m.update_batch(list(_shingles(text)))
+    return [int(v) for v in m.hashvalues]
+
+
+def similarity(a: list[int] | None, b: list[int] | None) -> float:
+    """Estimated Jaccard similarity of two signatures (0 when either is missing)."""
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Host without www, path without trailing slash, tracking parameters and fragment dropped."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if not parts.netloc:
+        return None
+    host = parts.netloc.lower().removeprefix("www.")
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k)))
+    return urlunsplit(("", host, parts.path.rstrip("/") or "/", query, ""))
+
+
+def find_cluster(
+    clusters: list[Cluster],
+    story_id: str,
+    url: str | None,
+    signature: list[int] | None,
+    when: datetime,
+    threshold: float = 0.7,
+    window: timedelta = timedelta(days=3),
+) -> Cluster | None:
+    """The cluster this article belongs to, if it is a copy of a recent story."""
+    canon = canonical_url(url)
+    for cluster in reversed(clusters):
+        last = datetime.fromisoformat(cluster["last_seen"])
+        if abs((when - last).total_seconds()) > window.total_seconds():
+            continue
+        if story_id in cluster["story_ids"] or (canon and canon in cluster["urls"]):
+            return cluster
+        if similarity(signature, cluster.get("signature")) >= threshold:
+            return cluster
+    return None
+
+
+def new_cluster(
+    story_id: str, url: str | None, signature: list[int] | None, when: datetime
+) -> Cluster:
+    """A cluster for a story seen for the first time; its id is the first copy's story id."""
+    canon = canonical_url(url)
+    return {
+        "id": story_id,
+        "story_ids": [story_id],
+        "urls": [canon] if canon else [],
+        "signature": signature,
+        "articles": [],
+        "sources": [],
+        "codes": [],
+        "alerts": [],
+        "first_seen": when.isoformat(),
+        "last_seen": when.isoformat(),
+    }
+
+
+def add_copy(
+    cluster: Cluster,
+    article_id: str,
+    story_id: str,
+    url: str | None,
+    source: str | None,
+    when: datetime,
+) -> bool:
+    """Record one article of the story; True when it is an article not seen before."""
+    if article_id in cluster["articles"]:
+        return False
+    cluster["articles"].append(article_id)
+    if story_id not in cluster["story_ids"]:
+        cluster["story_ids"].append(story_id)
+    canon = canonical_url(url)
+    if canon and canon not in cluster["urls"]:
+        cluster["urls"].append(canon)
+    if source and source not in cluster["sources"]:
+        cluster["sources"].append(source)
+    if when.isoformat() > cluster["last_seen"]:
+        cluster["last_seen"] = when.isoformat()
+    return True
+
+
+def prune(
+    clusters: list[Cluster], now: datetime, keep: int = 200, window: timedelta = timedelta(days=7)
+) -> list[Cluster]:
+    """Drop clusters too old to receive copies; bounded so table values stay small."""
+    fresh = [
+        c
+        for c in clusters
+        if (now - datetime.fromisoformat(c["last_seen"])).total_seconds() <= window.total_seconds()
+    ]
+    return fresh[-keep:]
