@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench eval schemas clean
+.PHONY: venv demo test lint bench eval schemas clean prometheus
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,8 +20,20 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/geomon demo $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) prometheus
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A Prometheus server for tests/integration/test_prometheus.py (Debian's package; the test runs
+# the binary itself on a free port, so the packaged service is kept from starting).
+prometheus:
+	@if ! command -v prometheus >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing Debian's prometheus package for the tests"; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			prometheus >/dev/null && \
+		if [ -d /run/systemd/system ]; then $$SUDO systemctl disable --now prometheus || true; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams alerts tests bench

@@ -133,12 +133,16 @@ def add_copy(
 
 
 def prune(
-    clusters: list[Cluster], now: datetime, keep: int = 200, window: timedelta = timedelta(days=7)
+    clusters: list[Cluster], keep: int = 50, window: timedelta = timedelta(days=30)
 ) -> list[Cluster]:
-    """Drop clusters too old to receive copies; bounded so table values stay small."""
+    """Keep the newest clusters, relative to the newest story (events arrive out of order)."""
+    if not clusters:
+        return clusters
+    newest = max(datetime.fromisoformat(c["last_seen"]) for c in clusters)
     fresh = [
         c
         for c in clusters
-        if (now - datetime.fromisoformat(c["last_seen"])).total_seconds() <= window.total_seconds()
+        if (newest - datetime.fromisoformat(c["last_seen"])).total_seconds()
+        <= window.total_seconds()
     ]
     return fresh[-keep:]

@@ -7,17 +7,23 @@ alert:     CodedEvents → Alerts for watched pairs, to geomon.alerts and geomon
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import aiohttp
 import faust
 from pydantic import ValidationError
 
-from alerts.rules import evaluate
-from alerts.watchlist import Watchlist, load_watchlist
+from alerts.engine import process_event
+from alerts.ledger import SentLedger
+from alerts.sinks import deliver
+from alerts.watchlist import Watchlist, WatchlistError, load_watchlist
+from streams import metrics as M
 from streams import topics as T
 from streams.coding.coder import Coder
 from streams.normalize import Rejection, normalize
@@ -38,6 +44,7 @@ class Pipeline:
     watchlist: Watchlist
     topics: dict[str, Any]
     pair_topics: dict[str, Any]
+    metrics: M.Metrics  # this app's own registry (a fresh one per pipeline, so per test)
     agents: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
     coder: CoderProvider | None = None
@@ -63,6 +70,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        processing_guarantee=settings.processing_guarantee,
         logging_config=None,
     )
 
@@ -81,6 +89,7 @@ def create_pipeline(
     settings: Settings,
     coder: CoderProvider | None = None,
     watchlist: Watchlist | None = None,
+    ledger: SentLedger | None = None,
 ) -> Pipeline:
     """Build the app, its topics, tables and agents."""
     app = make_faust_app(settings)
@@ -116,15 +125,18 @@ def create_pipeline(
         )
         for pair in wl.pairs
     }
-    pipe = Pipeline(app, settings, wl, tp, pair_topics, coder=get_coder)
+    m = M.install(app, settings.config_dir, lambda: pipe.watchlist.pairs)  # registry, /metrics
+    pipe = Pipeline(app, settings, wl, tp, pair_topics, metrics=m, coder=get_coder)
 
-    pair_state = app.Table(
-        "pair_state", default=None, partitions=settings.partitions, key_type=str, value_type=dict
-    )
+    pair_state = app.Table("pair_state", default=None, partitions=settings.partitions, key_type=str)
+    stories = app.Table("stories", default=None, partitions=settings.partitions, key_type=str)
     emitted = app.Table(
-        "emitted_alerts", default=None, partitions=settings.partitions, key_type=str, value_type=int
+        "emitted_alerts",
+        default=None,
+        partitions=settings.partitions,
+        key_type=str,
     )
-    pipe.tables = {"pair_state": pair_state, "emitted": emitted}
+    pipe.tables = {"pair_state": pair_state, "stories": stories, "emitted": emitted}
 
     async def dead_letter(
         topic: Any, key: bytes | None, value: bytes | None, reason: str, detail: str, origin: Any
@@ -152,9 +164,11 @@ def create_pipeline(
                     result.detail,
                     event.message,
                 )
+                m.article_rejected(result.reason.value)
                 yield f"dlq:{result.reason.value}"
                 continue
             await tp[T.ARTICLES_CLEAN].send(key=result.id.encode(), value=dump_json(result))
+            m.article_ok(result.lang)
             yield f"ok:{result.id}"
 
     @app.agent(tp[T.ARTICLES_CLEAN], name="geomon.code", concurrency=1)
@@ -172,10 +186,11 @@ def create_pipeline(
                     str(exc.errors()[0]["msg"]),
                     event.message,
                 )
+                m.dead_letter("schema")
                 yield -1
                 continue
             try:
-                coded = get_coder().code(article)
+                coded = m.time_coder(get_coder().code, article)
             except Exception as exc:  # a coder bug must not stop the stream: DLQ it
                 log.exception("coder failed on article %s", article.id)
                 await dead_letter(
@@ -186,10 +201,12 @@ def create_pipeline(
                     repr(exc)[:200],
                     event.message,
                 )
+                m.dead_letter("coder_error")
                 yield -1
                 continue
             for ev in coded:
                 await tp[T.EVENTS].send(key=ev.pair.encode(), value=dump_json(ev))
+            m.coded(coded)
             yield len(coded)
 
     @app.agent(tp[T.EVENTS], name="geomon.alert", concurrency=1)
@@ -202,20 +219,121 @@ def create_pipeline(
                 log.warning("skipping invalid event: %s", exc.errors()[0]["msg"])
                 yield None
                 continue
-            decision = evaluate(pair_state.get(ev.pair), ev, wl.get(ev.pair))
-            pair_state[ev.pair] = decision.state
-            alert = decision.alert
-            if alert is None or emitted.get(alert.alert_id) is not None:
-                yield None
-                continue
-            emitted[alert.alert_id] = alert.version
-            body = dump_json(alert)
-            await tp[T.ALERTS].send(key=alert.pair.encode(), value=body)
-            await pair_topics[alert.pair].send(key=alert.pair.encode(), value=body)
-            log.info("alert %s %s %s", alert.pair, alert.rule.name, alert.alert_id)
-            yield alert.alert_id
+            if ledger is not None and not ledger.ready.is_set():
+                await asyncio.to_thread(ledger.ready.wait, 120.0)
+            outcome = process_event(
+                pair_state.get(ev.pair),
+                stories.get(ev.pair),
+                ev,
+                pipe.watchlist.get(ev.pair),
+                emitted.get,
+            )
+            # Send first and wait for the broker's ack, then record in the tables: a crash in
+            # between re-sends on re-processing, which the ledger (the topic itself) prevents.
+            for alert in outcome.alerts:
+                if ledger is None or (alert.alert_id, alert.version) not in ledger:
+                    body = dump_json(alert)
+                    acks = [await tp[T.ALERTS].send(key=alert.pair.encode(), value=body)]
+                    if alert.pair in pair_topics:
+                        acks.append(
+                            await pair_topics[alert.pair].send(key=alert.pair.encode(), value=body)
+                        )
+                    for ack in acks:
+                        await ack
+                    if ledger is not None:
+                        ledger.add(alert.alert_id, alert.version)
+                    m.alert_emitted(alert, ev.ingested_at)
+                    log.info(
+                        "alert %s %s %s v%d",
+                        alert.pair,
+                        alert.rule.name,
+                        alert.alert_id,
+                        alert.version,
+                    )
+                emitted[alert.alert_id] = alert.model_dump(mode="json")
+            pair_state[ev.pair] = outcome.state
+            stories[ev.pair] = outcome.clusters
+            yield ",".join(f"{a.alert_id}:{a.version}" for a in outcome.alerts) or None
 
-    pipe.agents = {"normalize": normalize_agent, "code": code_agent, "alert": alert_agent}
+    webhooks = [u.strip() for u in settings.webhook_urls.split(",") if u.strip()]
+    if webhooks:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+
+        @app.agent(tp[T.ALERTS], name="geomon.webhook", concurrency=1)
+        async def webhook_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
+            """POST each alert to every webhook; failures to the alerts DLQ."""
+            async with aiohttp.ClientSession() as session:
+                async for event in stream.events():
+                    body = event.value
+                    try:
+                        alert_id = str(json.loads(body)["alert_id"])
+                    except (ValueError, KeyError, TypeError):
+                        alert_id = "unknown"
+                    failed = 0
+                    for url in webhooks:
+                        result = await deliver(
+                            session,
+                            url,
+                            body,
+                            secret,
+                            alert_id,
+                            settings.webhook_timeout,
+                            settings.webhook_retries,
+                            settings.webhook_backoff,
+                        )
+                        if not result.ok:
+                            failed += 1
+                            await dead_letter(
+                                tp[T.ALERTS_DLQ],
+                                event.key,
+                                body,
+                                "webhook_failed",
+                                f"{url}: {result.detail} after {result.attempts} attempts",
+                                event.message,
+                            )
+                    yield failed
+
+        pipe.agents["webhook"] = webhook_agent
+
+    watch_path = settings.config_dir / "watchlist.yaml"
+    if watchlist is None and settings.watchlist_reload > 0:
+        seen_mtime = [watch_path.stat().st_mtime if watch_path.exists() else 0.0]
+
+        @app.timer(settings.watchlist_reload)  # type: ignore[untyped-decorator]
+        async def reload_watchlist() -> None:
+            """Pick up edits of watchlist.yaml without a restart; keep the old one if invalid."""
+            try:
+                mtime = watch_path.stat().st_mtime
+            except OSError:
+                return
+            if mtime == seen_mtime[0]:
+                return
+            seen_mtime[0] = mtime
+            try:
+                fresh = load_watchlist(watch_path)
+            except WatchlistError as exc:
+                log.error("watch list not reloaded, keeping the previous one: %s", exc)
+                return
+            added = [p for p in fresh.pairs if p not in pair_topics]
+            if added:
+                await asyncio.to_thread(
+                    T.ensure_topics,
+                    settings,
+                    [T.TopicSpec(T.pair_alert_topic(settings, p), 1) for p in added],
+                )
+                for p in added:
+                    pair_topics[p] = app.topic(
+                        T.pair_alert_topic(settings, p),
+                        key_type=bytes,
+                        value_type=bytes,
+                        key_serializer="raw",
+                        value_serializer="raw",
+                        partitions=1,
+                    )
+            pipe.watchlist = fresh
+            log.info("watch list reloaded: %d pairs", len(fresh.pairs))
+
+    pipe.agents.update(normalize=normalize_agent, code=code_agent, alert=alert_agent)
     return pipe
 
 

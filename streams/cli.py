@@ -75,22 +75,45 @@ def worker() -> None:
     """Run a Faust worker: normalize, code and alert agents, and /metrics."""
     import faust
 
+    from alerts.ledger import LedgerFollower, SentLedger
     from streams.app import create_pipeline
+    from streams.topics import ALERTS
 
     settings = get_settings()
     _setup_logging(settings)
     prepare_topics(settings)
-    pipe = create_pipeline(settings)
+    ledger = SentLedger()
+    follower = LedgerFollower(settings, settings.topic(ALERTS), ledger)
+    follower.start()
+    pipe = create_pipeline(settings, ledger=ledger)
     w = faust.Worker(pipe.app, loglevel=settings.log_level, quiet=True)
-    w.execute_from_commandline()
+    try:
+        w.execute_from_commandline()
+    finally:
+        follower.stop()
 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin")],
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="Files, folders, or - for stdin")
+    ] = None,
     topic: Annotated[str | None, typer.Option(help="Topic (default: the articles topic)")] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(help="RSS/Atom feed URL to poll; the arguments after it are feeds too"),
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(min=1.0, help="With --feed: poll every S seconds until Ctrl-C")
+    ] = None,
+    fetch: Annotated[
+        bool, typer.Option("--fetch", help="With --feed: text from the linked page")
+    ] = False,
+    state: Annotated[
+        Path | None, typer.Option(help="With --feed: seen-set file (default: data dir)")
+    ] = None,
 ) -> None:
-    """Produce articles (JSON, JSONL, text files, folders, stdin) to the articles topic."""
+    """Produce articles (JSON, JSONL, text files, folders, stdin, feeds) to the articles topic."""
     from kafka import KafkaProducer
     from rich.progress import Progress
 
@@ -100,6 +123,16 @@ def ingest(
     settings = get_settings()
     _setup_logging(settings)
     name = topic or settings.topic(ARTICLES)
+    if feed:
+        urls = [*feed, *(paths or [])]
+        if not all(u.startswith(("http://", "https://")) for u in urls):
+            err.print("[red]with --feed, every argument is a feed URL (http or https)[/]")
+            raise typer.Exit(2)
+        _ingest_feeds(settings, urls, name, interval, fetch, state)
+        return
+    if not paths:
+        err.print("[red]give files, folders, - (stdin) or --feed URL…[/]")
+        raise typer.Exit(2)
     producer = KafkaProducer(acks="all", linger_ms=5, **settings.kafka_python_config())
     sent = 0
     try:
@@ -128,6 +161,72 @@ def ingest(
     err.print(f"sent {sent} article(s) to {name}")
     if sent < len(futures):
         raise typer.Exit(1)
+
+
+def _ingest_feeds(
+    settings: Settings,
+    urls: list[str],
+    topic: str,
+    interval: float | None,
+    fetch: bool,
+    state: Path | None,
+) -> None:
+    """Poll feeds once (exit 1 if any failed) or every `interval` seconds until Ctrl-C."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from streams.feeds import FeedPoller, FeedResult, SeenStore, default_state_path, poll_forever
+
+    def report(results: list[FeedResult]) -> None:
+        for r in results:
+            err.print(r.describe(), style=None if r.ok else "red", markup=False, soft_wrap=True)
+
+    try:
+        producer = KafkaProducer(acks="all", linger_ms=5, **settings.kafka_python_config())
+    except KafkaError as exc:
+        err.print(f"cannot reach the broker {settings.broker}: {exc}", style="red", markup=False)
+        raise typer.Exit(1) from exc
+    store = SeenStore(state or default_state_path(settings))
+    try:
+        poller = FeedPoller(producer, topic, store, fetch_pages=fetch)
+        if interval is None:
+            results = poller.poll(urls)
+            report(results)
+            if not all(r.ok for r in results):
+                raise typer.Exit(1)
+        else:
+            err.print(f"polling {len(urls)} feed(s) every {interval:g} s; Ctrl-C stops")
+            poll_forever(poller, urls, interval, report)
+    except KeyboardInterrupt:
+        err.print("stopped")
+    finally:
+        producer.close()
+        store.close()
+
+
+@app.command()
+def archive(
+    topic: Annotated[str, typer.Option(help="Topic to archive (full name)")],
+    out: Annotated[Path, typer.Option(help="Archive folder (OUT/<topic>/<day>.jsonl.gz)")],
+    until_end: Annotated[
+        bool, typer.Option("--until-end", help="Stop at the end offsets seen at start")
+    ] = False,
+) -> None:
+    """Write a topic's records to one gzip JSONL file per UTC day; resumes where it stopped."""
+    from streams.archive import ArchiveError, archive_topic
+
+    settings = get_settings()
+    _setup_logging(settings)
+    try:
+        summary = archive_topic(settings, topic, out, until_end=until_end)
+    except ArchiveError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        err.print("stopped")
+        return
+    days = ", ".join(f"{d} ({n})" for d, n in sorted(summary.days.items()))
+    err.print(f"archived {summary.records} record(s) of {topic} to {summary.folder}: {days}")
 
 
 @app.command()
@@ -216,24 +315,34 @@ def _print_alert(alert: dict[str, Any], as_json: bool) -> None:
         sys.stdout.write(json.dumps(alert, ensure_ascii=False) + "\n")
         sys.stdout.flush()
         return
+    from rich.table import Table
+
     rule = alert.get("rule", {})
-    out.print(
-        f"[bold]{alert.get('pair')}[/] [yellow]{alert.get('severity')}[/] "
-        f"{rule.get('name')} v{alert.get('version')}: {rule.get('reason')}\n"
-        f"  {alert.get('summary')}"
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    table.add_row(
+        f"[bold]{alert.get('pair')}[/]",
+        f"[yellow]{alert.get('severity')}[/]",
+        f"{rule.get('name')} v{alert.get('version')}",
+        f"{len(alert.get('sources') or [])} source(s)",
+        str(alert.get("last_seen")),
     )
+    out.print(table)
+    out.print(f"  {rule.get('reason')}\n  [dim]{alert.get('summary')}[/]")
 
 
 @alerts_app.command("tail")
 def alerts_tail(
     pair: Annotated[str | None, typer.Option(help="Only this pair, e.g. IRN-PRK")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One Alert JSON per line")] = False,
+    since: Annotated[
+        str | None, typer.Option(help="Start this long ago: 30m, 2h, 7d (default: oldest)")
+    ] = None,
     from_beginning: Annotated[bool, typer.Option(help="Start at the oldest alert")] = True,
     max_alerts: Annotated[int | None, typer.Option(help="Stop after this many")] = None,
     timeout: Annotated[float | None, typer.Option(help="Stop after this many idle s")] = None,
 ) -> None:
     """Follow the alert topics and print each alert."""
-    from alerts.tail import follow_alerts
+    from alerts.tail import follow_alerts, parse_since
     from streams.topics import ALERTS, pair_alert_topic
 
     settings = get_settings()
@@ -243,7 +352,13 @@ def alerts_tail(
         if pair
         else settings.topic(ALERTS)
     )
-    for n, alert in enumerate(follow_alerts(settings, name, from_beginning, timeout), start=1):
+    try:
+        window = parse_since(since) if since else None
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    alerts = follow_alerts(settings, name, from_beginning, timeout, since=window)
+    for n, alert in enumerate(alerts, start=1):
         _print_alert(alert, as_json)
         if max_alerts and n >= max_alerts:
             break

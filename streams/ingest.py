@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,23 @@ class Outgoing:
     origin: str
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def record_timestamp_ms(when: datetime | None) -> int | None:
+    """A record timestamp for a publication time; None (the producer uses now) if unusable.
+
+    Integer arithmetic, because ``int(when.timestamp() * 1000)`` is off by one millisecond for
+    some times. Unusable: a time without a zone (ambiguous), before 1970 (Kafka refuses it) or
+    in the future (a wrong clock or zone; brokers may refuse it and it would hold back
+    time-based retention).
+    """
+    if when is None or when.tzinfo is None:
+        return None
+    ms = (when - _EPOCH) // timedelta(milliseconds=1)
+    return ms if 0 <= ms <= (utcnow() - _EPOCH) // timedelta(milliseconds=1) else None
+
+
 def _timestamp_ms(value: Any) -> int | None:
     if not isinstance(value, str):
         return None
@@ -37,9 +54,7 @@ def _timestamp_ms(value: Any) -> int | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if when.tzinfo is None:
-        return None
-    return int(when.timestamp() * 1000)
+    return record_timestamp_ms(when)
 
 
 def _from_json_text(text: str, origin: str, stamp: bool) -> Outgoing:

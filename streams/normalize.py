@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from pydantic import ValidationError
 
+from alerts.stories import text_signature
 from streams.coding.text import detect_language
 from streams.records import Article, CleanArticle, stable_id
 
@@ -104,4 +105,5 @@ def normalize(raw: bytes | None, max_bytes: int) -> CleanArticle | Rejection:
         id=article.article_id(),
         lang=lang,
         story_id=story_key(title, text),
+        signature=text_signature(text),
     )

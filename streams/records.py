@@ -10,7 +10,14 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 IsoPair = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{1,9}-[A-Z][A-Z0-9_]{1,9}$")]
 Root = Annotated[str, StringConstraints(pattern=r"^(0[1-9]|1[0-9]|20)$")]
@@ -45,6 +52,14 @@ class Article(BaseModel):
     fetched_at: datetime | None = None
     ingested_at: datetime | None = Field(None, description="Set by `geomon ingest`.")
 
+    @field_validator("published_at", "fetched_at", "ingested_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        """A time without a zone is taken as UTC, so every comparison downstream is defined."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
     def article_id(self) -> str:
         """The given id, else a stable hash of the url, else of the text."""
         if self.id:
@@ -57,7 +72,10 @@ class CleanArticle(Article):
 
     id: str
     lang: str
-    story_id: str = Field(description="Dedupe cluster: syndicated copies share it.")
+    story_id: str = Field(description="Normalized-title key: syndicated copies share it.")
+    signature: list[int] | None = Field(
+        None, description="MinHash of the text, to find near-identical copies."
+    )
 
 
 class Span(BaseModel):
@@ -106,6 +124,7 @@ class CodedEvent(BaseModel):
     source_name: str | None = None
     published_at: datetime | None = None
     ingested_at: datetime | None = None
+    signature: list[int] | None = Field(None, description="The article's MinHash signature.")
     coded_at: datetime
     coder_version: str
 

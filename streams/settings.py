@@ -47,6 +47,19 @@ class Settings(BaseSettings):
     session_timeout: float = Field(
         10.0, gt=0, description="Consumer group session timeout, seconds."
     )
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="Faust's guarantee; exactly_once stalls with faust-streaming 0.15 here, so "
+        "alerts are deduplicated by the alert ledger instead.",
+    )
+    webhook_urls: str = Field("", description="Comma-separated URLs that receive each alert.")
+    webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for webhooks.")
+    webhook_timeout: float = Field(5.0, gt=0, description="Seconds per webhook attempt.")
+    webhook_retries: int = Field(3, ge=0, description="Retries after a failed delivery.")
+    webhook_backoff: float = Field(0.5, ge=0, description="First retry delay, doubling.")
+    watchlist_reload: float = Field(
+        5.0, ge=0, description="Seconds between watch-list change checks (0: never)."
+    )
     security_protocol: SecurityProtocol = Field("PLAINTEXT", description="Kafka security.")
     sasl_mechanism: SaslMechanism | None = Field(None, description="SASL mechanism.")
     sasl_username: str | None = Field(None, description="SASL user name.")

@@ -238,6 +238,7 @@ class Coder:
             source_name=article.source,
             published_at=article.published_at,
             ingested_at=article.ingested_at,
+            signature=article.signature,
             coded_at=now,
             coder_version=CODER_VERSION,
         )

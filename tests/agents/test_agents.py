@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from unittest.mock import AsyncMock
 
@@ -15,11 +16,22 @@ from streams.records import Alert, CleanArticle, CodedEvent
 WATCH = parse_watchlist({"pairs": [{"pair": "IRN-PRK", "severity": "high"}]})
 
 
+def fake_send() -> AsyncMock:
+    """A topic.send stand-in that records calls and returns an already-acked future."""
+
+    async def send(**kwargs):
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    return AsyncMock(side_effect=send)
+
+
 @pytest.fixture
 def pipe(settings, coder) -> Pipeline:
     p = create_pipeline(settings, coder=lambda: coder, watchlist=WATCH)
     for topic in [*p.topics.values(), *p.pair_topics.values()]:
-        topic.send = AsyncMock()
+        topic.send = fake_send()
     return p
 
 
@@ -71,7 +83,8 @@ async def test_alert_agent_alerts_once_per_story_for_watched_pairs(pipe, coder):
         repeat = await agent.put(event.model_dump_json().encode())
         unwatched = await agent.put(other.model_dump_json().encode())
         junk = await agent.put(b"{}")
-        alert_id = agent.results[first.message.offset]
+        alert_id, version = agent.results[first.message.offset].split(":")
+        assert version == "1"
         assert alert_id
         assert agent.results[repeat.message.offset] is None
         assert agent.results[unwatched.message.offset] is None
@@ -94,7 +107,7 @@ async def test_a_coder_failure_dead_letters_the_article_and_the_agent_goes_on(se
 
     p = create_pipeline(settings, coder=lambda: Flaky(), watchlist=WATCH)
     for topic in p.topics.values():
-        topic.send = AsyncMock()
+        topic.send = fake_send()
     bad = CleanArticle(id="boom", lang="en", story_id="s", text="North Korea visited Iran.")
     good = CleanArticle(id="fine", lang="en", story_id="s2", text="North Korea visited Iran.")
     async with p.agents["code"].test_context() as agent:

@@ -92,3 +92,16 @@ def consume_until(
 def alert_values(records: list[Any]) -> list[dict[str, Any]]:
     """Decoded alert JSON values."""
     return [json.loads(r.value) for r in records]
+
+
+def private_articles_topic(
+    bootstrap: str, label: str, data_dir: Path, partitions: int = 3
+) -> tuple[str, dict[str, str]]:
+    """A created `<unique prefix>.articles` topic and the CLI environment that writes to it."""
+    from streams.settings import Settings
+    from streams.topics import TopicSpec, ensure_topics
+
+    prefix = f"it-{label}-{uuid.uuid4().hex[:6]}"
+    topic = f"{prefix}.articles"
+    ensure_topics(Settings(broker=f"kafka://{bootstrap}"), [TopicSpec(topic, partitions)])
+    return topic, worker_env(bootstrap, prefix, data_dir)

@@ -76,3 +76,9 @@ def test_story_key_ignores_case_and_punctuation():
     assert story_key("North Korea visits Iran!", "a") == story_key("north korea visits iran", "b")
     assert story_key(None, "same lead " * 10) == story_key("", "same lead " * 10)
     assert story_key("One story", "x") != story_key("Another story", "x")
+
+
+def test_times_without_a_zone_are_utc():
+    art = ok(b'{"text": "x y z", "published_at": "2026-01-02T03:04:05"}')
+    assert art.published_at is not None
+    assert art.published_at.utcoffset().total_seconds() == 0
