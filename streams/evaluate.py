@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams.coding.lexicon import ROLES
 from streams.records import CleanArticle, CodedEvent
 
 METRICS = (
@@ -133,6 +134,11 @@ def predict(code: Callable[[CleanArticle], list[CodedEvent]], unit: Unit) -> lis
     ]
 
 
+def _country_pair(p: Predicted) -> bool:
+    """Pair measures count two different states (or IGOs), never a role such as police."""
+    return p.source != p.target and p.source not in ROLES and p.target not in ROLES
+
+
 def _f1(tp: int, fp: int, fn: int) -> float | None:
     if tp + fp + fn == 0:
         return None
@@ -180,7 +186,8 @@ def score(units: Sequence[Unit], preds: Sequence[list[Predicted]]) -> dict[str, 
             neg_with_event += bool(pred)
         best: dict[str, Predicted] = {}
         roots_by_pair: dict[str, set[str]] = {}
-        for p in sorted(pred, key=lambda p: -p.confidence):
+        country_preds = [p for p in pred if _country_pair(p)]
+        for p in sorted(country_preds, key=lambda p: -p.confidence):
             best.setdefault(p.pair, p)
             roots_by_pair.setdefault(p.pair, set()).add(p.root)
         gold_pairs = {e.pair for e in unit.events if e.pair}
@@ -191,7 +198,7 @@ def score(units: Sequence[Unit], preds: Sequence[list[Predicted]]) -> dict[str, 
             pair_c[2] += len(gold_pairs - pred_pairs)
             gold_events = {(e.pair, e.root) for e in unit.events if e.pair and e.root}
             if gold_events:
-                pred_events = {(p.pair, p.root) for p in pred}
+                pred_events = {(p.pair, p.root) for p in country_preds}
                 event_c[0] += len(gold_events & pred_events)
                 event_c[1] += len(pred_events - gold_events)
                 event_c[2] += len(gold_events - pred_events)

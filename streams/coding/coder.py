@@ -18,12 +18,17 @@ from typing import Any
 from streams.coding import CODER_VERSION
 from streams.coding.lexicon import ActorRef, CameoCode, Knowledge, LanguageLexicon, load_knowledge
 from streams.coding.matcher import Match, PhraseMatcher
-from streams.coding.text import Sentence, fold, script_of, sentences
+from streams.coding.text import Sentence, fold, is_word_char, script_of, sentences
 from streams.records import CleanArticle, CodedEvent, Evidence, Span, stable_id, utcnow
 
 ActorPayload = tuple[ActorRef, frozenset[str], bool]  # actor, languages, needs context
 STOP = ActorRef("", "", "stop")  # phrases that contain a name without meaning the state
 CUE_WINDOW = 40  # characters before a trigger in which a negation/speculation/future cue counts
+# Roots that are events with one state (or none) and a non-state actor: protests, repression,
+# attacks and fighting ("police fired on protesters", "militants attacked a checkpoint").
+SOLO_ROOTS = frozenset({"14", "17", "18", "19", "20"})
+MAX_EVENTS_PER_SENTENCE = 2  # different roots from different triggers of one sentence
+PLACE_WINDOW = 24  # characters before/after a name searched for a place marker
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,11 @@ class _LangTools:
     triggers: PhraseMatcher[str]
     cues: PhraseMatcher[_Cue]
     sov: bool
+    roles: PhraseMatcher[str]
+    place_before: tuple[str, ...] = ()
+    place_after: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
 
 
 class Coder:
@@ -99,6 +109,15 @@ class Coder:
             PhraseMatcher(triggers, hangul_word_start=False),
             PhraseMatcher(cues, hangul_word_start=False),
             sov=all(lex.word_order == "sov" for lex in lexes),
+            roles=PhraseMatcher(
+                [(p, r) for lex in lexes for p, r in lex.roles], hangul_word_start=False
+            ),
+            place_before=tuple(sorted({fold(m) for lex in lexes for m in lex.place_before})),
+            place_after=tuple(sorted({fold(m) for lex in lexes for m in lex.place_after})),
+            agents=tuple(sorted({fold(m) for lex in lexes for m in lex.agent_markers})),
+            subjects=tuple(
+                sorted({m for lex in lexes for m in lex.subject_markers}, key=len)[::-1]
+            ),
         )
 
     def _tools_for(self, lang: str, text: str) -> _LangTools | None:
@@ -137,38 +156,94 @@ class Coder:
     def code_sentence(
         self, sentence: str, lang: str, mentions: list[Match[ActorPayload]] | None = None
     ) -> list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]:
-        """Events in one sentence: (code, source, target, trigger, directed)."""
+        """Events in one sentence: (code, source, target, trigger, directed).
+
+        Two states that interact make a pair; a sentence with one state (or none) gives an
+        event only for protest, coercion and violence with a non-state actor (police,
+        protesters, militants) — never a second, invented state.
+        """
         folded = fold(sentence)
         if mentions is None:
             mentions = self.actors(sentence, lang, folded)
-        if len({m.payload[0].code for m in mentions}) < 2:
-            return []
         tools = self._tools_for(lang, sentence)
         if tools is None:
             return []
+        countries = {m.payload[0].code for m in mentions}
         triggers = [t for t in tools.triggers.find(sentence, folded) if t.payload in self.codes]
         triggers = [t for t in triggers if not _inside_any(t, mentions)]
         if not triggers:
             return []
-        trigger = triggers[-1] if tools.sov else triggers[0]
-        cues = [
-            c
-            for c in tools.cues.find(sentence, folded)
-            if c.end <= trigger.start
-            and trigger.start - c.end <= CUE_WINDOW
-            or trigger.start <= c.start < trigger.end + CUE_WINDOW // 2
-            and c.payload.kind == "negation"
-        ]
-        if any(c.payload.kind in ("negation", "speculation") for c in cues):
-            return []
+        if len(countries) < 2:
+            triggers = [t for t in triggers if self.codes[t.payload].root in SOLO_ROOTS]
+        ordered = triggers[::-1] if tools.sov else triggers
+        out: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]] = []
+        roots: set[str] = set()
+        for trigger in ordered:
+            code = self.codes[trigger.payload]
+            if code.root in roots or len(out) >= MAX_EVENTS_PER_SENTENCE:
+                continue
+            found = self._code_trigger(tools, sentence, folded, mentions, trigger, len(countries))
+            if found is not None:
+                roots.add(found[0].root)
+                out.append(found)
+        return out
+
+    def _code_trigger(
+        self,
+        tools: _LangTools,
+        sentence: str,
+        folded: str,
+        mentions: list[Match[ActorPayload]],
+        trigger: Match[str],
+        n_states: int,
+    ) -> tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool] | None:
+        """The event of one trigger: the pair nearest it, or a one-state event."""
+        if self._cancelled(tools, folded, trigger):
+            return None
         code = self.codes[trigger.payload]
-        if any(c.payload.kind == "future" for c in cues) and code.root == "04":
+        if code.root == "04" and self._planned(tools, folded, trigger):
             code = self.codes.get("036", code)
-        pair = _source_target(mentions, trigger, tools.sov, sentence)
-        if pair is None:
-            return []
-        source, target, directed = pair
-        return [(code, source, target, trigger, directed)]
+        # A visit's place is its host ("the minister was in Pyongyang on a visit").
+        visit = code.code in ("042", "043")
+        actors = [m for m in mentions if visit or not _is_place(m, trigger, folded, tools)]
+        if n_states >= 2 and len({m.payload[0].code for m in actors}) >= 2:
+            pair = _source_target(actors, trigger, tools.sov, sentence, tools.subjects)
+            if pair is not None:
+                source, target, directed = _passive(pair, trigger, folded, tools)
+                return (code, source, target, trigger, directed)
+        if code.root not in SOLO_ROOTS:
+            return None
+        solo = _solo(mentions, tools.roles.find(sentence, folded), trigger, tools.sov)
+        if solo is None:
+            return None
+        return (code, solo[0], solo[1], trigger, solo[2])
+
+    @staticmethod
+    def _cancelled(tools: _LangTools, folded: str, trigger: Match[str]) -> bool:
+        """Negation or speculation in reach of the trigger (before it, or right after it)."""
+        for c in tools.cues.find(folded, folded):
+            kind = c.payload.kind
+            if kind == "future":
+                continue
+            if c.end <= trigger.start and trigger.start - c.end <= CUE_WINDOW:
+                return True
+            if kind == "negation" and trigger.start <= c.start < trigger.end + CUE_WINDOW // 2:
+                return True
+            if tools.sov and trigger.end <= c.start < trigger.end + CUE_WINDOW // 2:
+                return True  # verb-final: hedges and negation follow the verb
+        return False
+
+    @staticmethod
+    def _planned(tools: _LangTools, folded: str, trigger: Match[str]) -> bool:
+        """A future cue in reach of a meeting or visit makes it a plan (036)."""
+        for c in tools.cues.find(folded, folded):
+            if c.payload.kind != "future":
+                continue
+            if c.end <= trigger.start and trigger.start - c.end <= CUE_WINDOW:
+                return True
+            if tools.sov and trigger.end <= c.start < trigger.end + CUE_WINDOW // 2:
+                return True
+        return False
 
     def code(self, article: CleanArticle, coded_at: datetime | None = None) -> list[CodedEvent]:
         """All events of an article, one per (pair, code), with evidence."""
@@ -181,10 +256,9 @@ class Coder:
         confirmed = {m.payload[0].code for ms in found for m in ms if not m.payload[2]}
         for sent, mentions in zip(sents, found, strict=True):
             mentions = [m for m in mentions if not m.payload[2] or m.payload[0].code in confirmed]
-            for code, src, tgt, trig, directed in self.code_sentence(
-                sent.text, article.lang, mentions
-            ):
-                ev = self._event(article, sent, code, src, tgt, trig, directed, now)
+            found_here = self.code_sentence(sent.text, article.lang, mentions)
+            for rank, (code, src, tgt, trig, directed) in enumerate(found_here):
+                ev = self._event(article, sent, code, src, tgt, trig, directed, now, rank)
                 if ev.event_id not in events or events[ev.event_id].confidence < ev.confidence:
                     events[ev.event_id] = ev
         return list(events.values())
@@ -199,19 +273,24 @@ class Coder:
         trig: Match[str],
         directed: bool,
         now: datetime,
+        rank: int = 0,
     ) -> CodedEvent:
         s_ref, t_ref = src.payload[0], tgt.payload[0]
-        pair = "-".join(sorted((s_ref.code, t_ref.code)))
+        s_code, t_code = s_ref.code or s_ref.role, t_ref.code or t_ref.role
+        pair = "-".join(sorted((s_code, t_code)))
         confidence = 0.5 + 0.15 * directed + 0.1 * (len(code.code) == 3)
+        if s_ref.kind == "role" or t_ref.kind == "role" or s_ref.code == t_ref.code:
+            confidence -= 0.15  # one state or none: less sure, and never a watched pair
         confidence += 0.1 * (sent.is_title or sent.index <= 2)
+        confidence -= 0.05 * rank  # a sentence's later triggers are less often its main event
         text = sent.text
         return CodedEvent(
             event_id=stable_id(article.id, pair, code.code),
             article_id=article.id,
             story_id=article.story_id,
             pair=pair,
-            source=s_ref.code,
-            target=t_ref.code,
+            source=s_code,
+            target=t_code,
             source_role=s_ref.role or None,
             target_role=t_ref.role or None,
             directed=directed,
@@ -227,10 +306,10 @@ class Coder:
                     text=text[trig.start : trig.end], start=trig.start, end=trig.end, code=code.code
                 ),
                 source=Span(
-                    text=text[src.start : src.end], start=src.start, end=src.end, code=s_ref.code
+                    text=text[src.start : src.end], start=src.start, end=src.end, code=s_code
                 ),
                 target=Span(
-                    text=text[tgt.start : tgt.end], start=tgt.start, end=tgt.end, code=t_ref.code
+                    text=text[tgt.start : tgt.end], start=tgt.start, end=tgt.end, code=t_code
                 ),
             ),
             title=article.title,
@@ -277,21 +356,48 @@ def _coordinated(a: Match[ActorPayload], b: Match[ActorPayload], text: str) -> b
     return 0 < len(gap) <= 4 and not any(ch.isdigit() for ch in gap)
 
 
+def _marked_subject(m: Match[ActorPayload], text: str, markers: tuple[str, ...]) -> bool:
+    """A name followed by a subject or topic particle (が/は, 이/가/은/는, ने)."""
+    tail = text[m.end : m.end + 8]
+    return any(tail.startswith(mk) or tail.startswith(f" {mk} ") for mk in markers)
+
+
 def _source_target(
-    mentions: list[Match[ActorPayload]], trigger: Match[str], sov: bool, text: str
+    mentions: list[Match[ActorPayload]],
+    trigger: Match[str],
+    sov: bool,
+    text: str,
+    subject_markers: tuple[str, ...] = (),
 ) -> tuple[Match[ActorPayload], Match[ActorPayload], bool] | None:
     """Who acts on whom: nearest actor before the trigger acts on the nearest after it."""
     before = [m for m in mentions if m.end <= trigger.start]
     after = [m for m in mentions if m.start >= trigger.end]
     if sov:
+        # Verb-final: the two actors nearest before the verb are its subject and object
+        # ("국정원은 … 북한이 러시아에 파병": 북한 → 러시아, not the reporting agency).
         if not before:
             return None
-        source = before[0]
-        rest = [m for m in before[1:] + after if m.payload[0].code != source.payload[0].code]
+        target = before[-1]
+        if _marked_subject(target, text, subject_markers):
+            # "합참은 북한이 … 발사했다고 밝혔다": the marked name is the verb's subject and
+            # the earlier one only reports it; the object must be another, unmarked name.
+            objects = [
+                m
+                for m in before[:-1]
+                if m.payload[0].code != target.payload[0].code
+                and not _marked_subject(m, text, subject_markers)
+            ]
+            if not objects:
+                return None
+            return target, objects[-1], True
+        subjects = [m for m in before[:-1] if m.payload[0].code != target.payload[0].code]
+        if subjects:
+            marked = [m for m in subjects if _marked_subject(m, text, subject_markers)]
+            return (marked[-1] if marked else subjects[-1]), target, True
+        rest = [m for m in after if m.payload[0].code != target.payload[0].code]
         if not rest:
             return None
-        target = min(rest, key=lambda m: abs(m.start - trigger.start))
-        return source, target, target in before
+        return target, rest[0], False
     if len(before) >= 2 and _coordinated(before[-2], before[-1], text):
         a, b = before[-2], before[-1]
         if a.payload[0].code != b.payload[0].code:
@@ -312,3 +418,104 @@ def _source_target(
     if not others:
         return None
     return first, others[0], False
+
+
+def _marker_before(folded: str, start: int, markers: tuple[str, ...]) -> bool:
+    window = folded[max(0, start - PLACE_WINDOW) : start].rstrip()
+    for mk in markers:
+        if window.endswith(mk):
+            i = len(window) - len(mk)
+            if i == 0 or not is_word_char(window[i - 1]) or not is_word_char(mk[0]):
+                return True
+    return False
+
+
+def _is_place(m: Match[ActorPayload], trigger: Match[str], folded: str, tools: _LangTools) -> bool:
+    """A name after "in"/"near"/"di"/"en" (or before 에서/で) is where, not who.
+
+    A marker that belongs to the trigger ("arrived in Pyongyang") does not count: there the
+    place is the host of the visit.
+    """
+    if trigger.start <= m.start - 1 and m.start <= trigger.end + 1:
+        return False
+    if tools.place_before and _marker_before(folded, m.start, tools.place_before):
+        return True
+    if tools.place_after:
+        after = folded[m.end : m.end + PLACE_WINDOW]
+        for mk in tools.place_after:
+            if after.startswith(mk) and (
+                len(after) == len(mk) or not is_word_char(after[len(mk)]) or not mk.isascii()
+            ):
+                return True
+    return False
+
+
+def _passive(
+    pair: tuple[Match[ActorPayload], Match[ActorPayload], bool],
+    trigger: Match[str],
+    folded: str,
+    tools: _LangTools,
+) -> tuple[Match[ActorPayload], Match[ActorPayload], bool]:
+    """Passive voice ("X was visited by Y"): the agent after the verb acts on the subject."""
+    source, target, directed = pair
+    if not tools.agents or target.start < trigger.end or source.start > trigger.start:
+        return pair
+    if _marker_before(folded, target.start, tools.agents):
+        return target, source, True
+    return pair
+
+
+def _solo(
+    mentions: list[Match[ActorPayload]],
+    roles: list[Match[str]],
+    trigger: Match[str],
+    sov: bool,
+) -> tuple[Match[ActorPayload], Match[ActorPayload], bool] | None:
+    """One state (or none) and non-state actors: "Kenyan police dispersed protesters".
+
+    A role word next to a state name takes that state ("Indian police"); a role word alone
+    takes the sentence's only state, if it has exactly one. The event needs a role actor;
+    its target is another actor of the sentence, else the state itself (or the same role).
+    """
+    states = {m.payload[0].code for m in mentions}
+    only = next(iter(states)) if len(states) == 1 else ""
+    actors: list[Match[ActorPayload]] = []
+    for r in roles:
+        near = [m for m in mentions if 0 <= r.start - m.end <= 3 or 0 <= m.start - r.end <= 1]
+        country = near[0].payload[0].code if near else only
+        ref = ActorRef(country, r.payload, "role")
+        actors.append(Match(r.start, r.end, (ref, frozenset(), False)))
+    # A bare "officials" or "government" with no state says nothing worth an event.
+    actors = [a for a in actors if a.payload[0].code or a.payload[0].role != "GOV"]
+    if not actors:
+        return None
+    used = {id(a) for a in actors}
+    everyone = sorted(
+        [*actors, *(m for m in mentions if not any(_overlaps(m, a) for a in actors))],
+        key=lambda m: m.start,
+    )
+    before = [a for a in everyone if a.end <= trigger.start]
+    after = [a for a in everyone if a.start >= trigger.end]
+    around = [a for a in everyone if a not in before and a not in after]
+    if sov:
+        source = (before[:1] or around[:1] or after[:1])[0]
+    else:
+        source = (before[-1:] or around[:1] or after[:1])[0]
+    if id(source) not in used and not any(id(a) in used for a in everyone):
+        return None
+
+    def key(m: Match[ActorPayload]) -> tuple[str, str]:
+        return m.payload[0].code, m.payload[0].role
+
+    others = [a for a in after + before + around if key(a) != key(source)]
+    if others:
+        return source, others[0], others[0].start >= trigger.end
+    ref = source.payload[0]
+    if ref.code and ref.role:
+        state = ActorRef(ref.code, "GOV", "role")
+        return source, Match(source.start, source.end, (state, frozenset(), False)), False
+    return source, source, False
+
+
+def _overlaps(a: Match[Any], b: Match[Any]) -> bool:
+    return a.start < b.end and b.start < a.end

@@ -59,6 +59,16 @@ class LanguageLexicon:
     future: tuple[str, ...]
     prefixes: tuple[str, ...]
     suffixes: tuple[str, ...]
+    # Words naming a kind of actor (police, troops, protesters) by CAMEO role code.
+    roles: tuple[tuple[str, str], ...] = ()
+    # Words that make the name right after them (prepositions) or right before them
+    # (postpositions) a place, an origin or a region, not an actor: "in", "near", "di", "에서".
+    place_before: tuple[str, ...] = ()
+    place_after: tuple[str, ...] = ()
+    # Words that make the name after them the agent of a passive verb: "by", "por", "oleh".
+    agent_markers: tuple[str, ...] = ()
+    # Particles after a verb-final language's subject or topic: が, は, 이, 가, ने.
+    subject_markers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,12 @@ def load_lexicon(path: Path) -> LanguageLexicon:
             triggers.append((phrase, str(code)))
     morph = data.get("morphology") or {}
     lang = str(data["lang"])
+    roles: list[tuple[str, str]] = []
+    for role, phrases in (data.get("roles") or {}).items():
+        if str(role) not in ROLES or not role:
+            raise ConfigError(f"{path}: roles.{role}: unknown role code")
+        roles.extend((phrase, str(role)) for phrase in _str_list(phrases, f"{path}: roles.{role}"))
+    places = data.get("place_markers") or {}
     return LanguageLexicon(
         lang=lang,
         script=str(data.get("script", "latin")),
@@ -142,6 +158,11 @@ def load_lexicon(path: Path) -> LanguageLexicon:
         future=_str_list(data.get("future"), f"{path}: future"),
         prefixes=_str_list(morph.get("prefixes"), f"{path}: morphology.prefixes"),
         suffixes=_str_list(morph.get("suffixes"), f"{path}: morphology.suffixes"),
+        roles=tuple(roles),
+        place_before=_str_list(places.get("before"), f"{path}: place_markers.before"),
+        place_after=_str_list(places.get("after"), f"{path}: place_markers.after"),
+        agent_markers=_str_list(data.get("agent_markers"), f"{path}: agent_markers"),
+        subject_markers=_str_list(data.get("subject_markers"), f"{path}: subject_markers"),
     )
 
 

@@ -85,3 +85,76 @@ def test_one_country_alone_or_no_trigger_is_no_event(coder):
 def test_boilerplate_only_article_gives_nothing(coder):
     text = "BACA JUGA: Korea Utara mengunjungi Iran\nRedaktur: Nama Orang\nCopyright © 2026"
     assert coder.code(article(text, "id")) == []
+
+
+# --- pairs, roles, places, passive, verb-final subjects (sentences written for these tests) ---
+
+
+def pairs_roots(coder, text: str, lang: str) -> set[tuple[str, str]]:
+    return {(e.pair, e.root) for e in coder.code(article(text, lang))}
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("The two leaders held talks in Japan about fishing quotas.", "en"),
+    ("Los cancilleres se reunieron en Chile para hablar de pesca.", "es"),
+    ("Kedua menteri bertemu di Malaysia pekan lalu.", "id"),
+])
+def test_a_state_named_only_as_a_place_gives_no_pair(coder, text, lang):
+    assert not {p for p, _r in pairs_roots(coder, text, lang) if "-" in p and len(set(p.split("-"))) == 2}
+
+
+def test_a_place_next_to_two_actors_is_not_the_counterpart(coder):
+    found = pairs_roots(coder, "Iran's foreign minister met North Korean officials in China.", "en")
+    assert ("IRN-PRK", "04") in found
+    assert not any("CHN" in p for p, _r in found)
+
+
+def test_passive_voice_puts_the_agent_first(coder):
+    (ev,) = [e for e in coder.code(article("Iran was criticized by Germany on Tuesday.", "en"))]
+    assert (ev.source, ev.target, ev.root) == ("DEU", "IRN", "11")
+
+
+def test_police_and_protesters_make_a_one_state_event_but_no_state_pair(coder):
+    events = coder.code(article("Kenyan police fired tear gas at protesters in the capital.", "en"))
+    assert events and all(e.root in {"14", "17", "18", "19", "20"} for e in events)
+    assert events[0].source == "KEN" and events[0].source_role == "COP"
+    assert all(len(set(e.pair.split("-"))) == 1 or "CVL" in e.pair or "OPP" in e.pair for e in events)
+
+
+def test_role_words_alone_make_events_only_for_violence_and_protest(coder):
+    assert coder.code(article("Militants attacked a checkpoint overnight.", "en"))
+    assert coder.code(article("Officials met to discuss the budget.", "en")) == []
+    assert coder.code(article("Los manifestantes marcharon hacia el palacio.", "es"))
+
+
+def test_a_lone_missile_launch_is_no_event_even_with_a_reporting_agency(coder):
+    text = "국방부는 북한이 오늘 오전 동해상으로 탄도미사일을 발사했다고 밝혔다."
+    assert coder.code(article(text, "ko")) == []
+
+
+def test_verb_final_subject_acts_on_the_name_nearest_the_verb(coder):
+    text = "정보 당국은 북한이 러시아에 병력을 추가로 파병했다고 밝혔다."
+    events = [e for e in coder.code(article(text, "ko")) if e.pair == "PRK-RUS"]
+    assert events and (events[0].source, events[0].target) == ("PRK", "RUS")
+
+
+def test_speculation_after_a_verb_final_trigger_cancels_it(coder):
+    assert coder.code(article("北朝鮮の代表団がイランを訪問するとの観測がある。", "ja")) == []
+
+
+def test_two_triggers_give_two_events(coder):
+    text = "Russia criticized Japan and summoned the Japanese ambassador."
+    roots = {r for _p, r in pairs_roots(coder, text, "en")}
+    assert {"11"} <= roots and len(roots) <= 2
+
+
+def test_the_kremlin_denial_sample_gives_nothing(coder):
+    assert coder.code(sample("en-kremlin-denies-kim-moscow-visit-reports.json")) == []
+
+
+@pytest.mark.parametrize("name", sorted(n for n, v in EXPECTED.items() if v["pairs"]))
+def test_samples_give_their_expected_pairs_and_roots(coder, name):
+    events = coder.code(sample(name))
+    want = EXPECTED[name]
+    assert set(want["pairs"]) <= {e.pair for e in events}
+    assert set(want["roots"]) <= {e.root for e in events if e.pair in want["pairs"]}
