@@ -9,6 +9,7 @@ negation and speculation cues cancel an event, future cues turn a meeting into a
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -154,7 +155,11 @@ class Coder:
         return _drop_nested(found)
 
     def code_sentence(
-        self, sentence: str, lang: str, mentions: list[Match[ActorPayload]] | None = None
+        self,
+        sentence: str,
+        lang: str,
+        mentions: list[Match[ActorPayload]] | None = None,
+        triggers: list[Match[str]] | None = None,
     ) -> list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]:
         """Events in one sentence: (code, source, target, trigger, directed).
 
@@ -169,7 +174,8 @@ class Coder:
         if tools is None:
             return []
         countries = {m.payload[0].code for m in mentions}
-        triggers = [t for t in tools.triggers.find(sentence, folded) if t.payload in self.codes]
+        if triggers is None:
+            triggers = [t for t in tools.triggers.find(sentence, folded) if t.payload in self.codes]
         triggers = [t for t in triggers if not _inside_any(t, mentions)]
         if not triggers:
             return []
@@ -246,19 +252,44 @@ class Coder:
         return False
 
     def code(self, article: CleanArticle, coded_at: datetime | None = None) -> list[CodedEvent]:
-        """All events of an article, one per (pair, code), with evidence."""
+        """All events of an article, one per (pair, code), with evidence.
+
+        Names and triggers are found in one pass over the whole article (two automaton runs
+        instead of several per sentence) and then handed to their sentences.
+        """
         now = coded_at or utcnow()
         events: dict[str, CodedEvent] = {}
         sents = sentences(article.title, article.text, self.knowledge.boilerplate.patterns)
-        found = [self.actors(sent.text, article.lang) for sent in sents]
+        if not sents:
+            return []
+        starts: list[int] = []
+        pos = 0
+        for sent in sents:
+            starts.append(pos)
+            pos += len(sent.text) + 1
+        doc = "\n".join(sent.text for sent in sents)
+        folded = fold(doc)
+        tools = self._tools_for(article.lang, doc)
+        found = _by_sentence(self.actors(doc, article.lang, folded), starts, sents)
+        trig = (
+            _by_sentence(
+                [t for t in tools.triggers.find(doc, folded) if t.payload in self.codes],
+                starts,
+                sents,
+            )
+            if tools is not None
+            else [[] for _ in sents]
+        )
         # Ambiguous names ("Georgia", "Jordan", 서울) count only where an unambiguous name
         # of the same state appears somewhere in the article.
         confirmed = {m.payload[0].code for ms in found for m in ms if not m.payload[2]}
-        for sent, mentions in zip(sents, found, strict=True):
+        for sent, mentions, triggers in zip(sents, found, trig, strict=True):
+            if not triggers:
+                continue
             mentions = [m for m in mentions if not m.payload[2] or m.payload[0].code in confirmed]
-            found_here = self.code_sentence(sent.text, article.lang, mentions)
-            for rank, (code, src, tgt, trig, directed) in enumerate(found_here):
-                ev = self._event(article, sent, code, src, tgt, trig, directed, now, rank)
+            found_here = self.code_sentence(sent.text, article.lang, mentions, triggers)
+            for rank, (code, src, tgt, tr, directed) in enumerate(found_here):
+                ev = self._event(article, sent, code, src, tgt, tr, directed, now, rank)
                 if ev.event_id not in events or events[ev.event_id].confidence < ev.confidence:
                     events[ev.event_id] = ev
         return list(events.values())
@@ -333,6 +364,19 @@ def _affixes(
         pre.setdefault(lex.script, set()).update(fold(p) for p in lex.prefixes)
         suf.setdefault(lex.script, set()).update(fold(s).lstrip("-'’") for s in lex.suffixes)
     return ({k: frozenset(v) for k, v in pre.items()}, {k: frozenset(v) for k, v in suf.items()})
+
+
+def _by_sentence(
+    matches: list[Match[Any]], starts: list[int], sents: list[Sentence]
+) -> list[list[Match[Any]]]:
+    """Matches of the joined article, handed to their sentences with sentence offsets."""
+    out: list[list[Match[Any]]] = [[] for _ in starts]
+    for m in matches:
+        i = bisect_right(starts, m.start) - 1
+        end = starts[i] + len(sents[i].text)
+        if m.end <= end:  # a match across a sentence break is not a match
+            out[i].append(Match(m.start - starts[i], m.end - starts[i], m.payload))
+    return out
 
 
 def _drop_nested(mentions: list[Match[ActorPayload]]) -> list[Match[ActorPayload]]:
