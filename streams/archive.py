@@ -351,6 +351,18 @@ def _day_overlaps(day: str, start: datetime | None, end: datetime | None) -> boo
     return (start is None or after > start) and (end is None or first < end)
 
 
+def assign_all(consumer: Any, topic: str) -> list[Any]:
+    """Assign every partition of a topic to a group-less consumer (also used by replays)."""
+    from kafka import TopicPartition
+
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise ArchiveError(f"topic {topic!r} does not exist")
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    return tps
+
+
 @dataclass
 class ArchiveSummary:
     """What a run archived."""
@@ -377,7 +389,7 @@ def archive_topic(
     ``flush_records``, at least every ``flush_seconds`` while they arrive, and whenever the
     topic goes quiet.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
     stop = stop or threading.Event()
     writer = ArchiveWriter(out, topic)
@@ -400,11 +412,7 @@ def archive_topic(
             buffer.clear()
 
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise ArchiveError(f"topic {topic!r} does not exist")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
+        tps = assign_all(consumer, topic)
         for tp in tps:
             nxt = writer.next_offset(tp.partition)
             if nxt is None:

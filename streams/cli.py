@@ -21,6 +21,8 @@ from streams.settings import Settings, get_settings
 app = typer.Typer(help="geomon: a geopolitics monitor on Kafka.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Subscribe to alerts.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
+replay_app = typer.Typer(help="Replay a time range through today's coder and rules.")
+app.add_typer(replay_app, name="replay")
 err = Console(stderr=True)
 out = Console()
 
@@ -28,6 +30,9 @@ log = logging.getLogger("geomon")
 
 
 def _setup_logging(settings: Settings) -> None:
+    from streams.logsafe import install_redaction, secret_values
+
+    install_redaction(secret_values(settings))  # libraries log configs (kafka-python at DEBUG)
     level = {"warn": "WARNING", "crit": "CRITICAL"}.get(
         settings.log_level, settings.log_level.upper()
     )
@@ -86,6 +91,8 @@ def worker() -> None:
     follower = LedgerFollower(settings, settings.topic(ALERTS), ledger)
     follower.start()
     pipe = create_pipeline(settings, ledger=ledger)
+    if pipe.coder is not None:
+        pipe.coder()  # load the lexicons now, not inside the event loop on the first article
     w = faust.Worker(pipe.app, loglevel=settings.log_level, quiet=True)
     try:
         w.execute_from_commandline()
@@ -430,6 +437,79 @@ def demo(
                 except subprocess.TimeoutExpired:
                     worker_proc.kill()
             b.stop()
+
+
+@replay_app.callback(invoke_without_command=True)
+def replay(
+    ctx: typer.Context,
+    start: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601, inclusive)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (ISO 8601, exclusive)")] = None,
+    topic: Annotated[str | None, typer.Option(help="Read this topic (default: articles)")] = None,
+    files: Annotated[
+        list[str] | None, typer.Option(help="Read archives/article files matching this glob")
+    ] = None,
+    run: Annotated[str | None, typer.Option(help="Run name (default: range + hash)")] = None,
+    watchlist: Annotated[Path | None, typer.Option(help="Watch list (default: configs')")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Summary as one JSON object")] = False,
+) -> None:
+    """Replay [--from, --to) into geomon.replay.<run>.events/.alerts (never the live topics)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from alerts.watchlist import WatchlistError, load_watchlist
+    from streams import replay as R
+    from streams.coding.coder import Coder
+    from streams.topics import ARTICLES
+
+    settings = get_settings()
+    _setup_logging(settings)
+    if start is None or end is None or (topic and files):
+        err.print("[red]give --from and --to, and --topic or --files (not both)[/]")
+        raise typer.Exit(2)
+    source = R.ReplaySource(topic=None if files else topic or settings.topic(ARTICLES), files=files)
+    wl_path = watchlist or settings.config_dir / "watchlist.yaml"
+    try:
+        t0, t1 = R.parse_time(start), R.parse_time(end)
+        wl = load_watchlist(wl_path)
+        fingerprint = R.config_fingerprint(settings.config_dir, wl_path)
+        name = R.check_run_name(run or R.default_run_name(t0, t1, source.describe(), fingerprint))
+        err.print(f"replay run {name}")
+        started = time.monotonic()
+        with R.progress_hooks(err) as hooks:
+            coder = lambda: Coder.from_config_dir(settings.config_dir)  # noqa: E731
+            summary = R.run_replay(settings, source, t0, t1, name, coder, wl, hooks)
+    except (R.ReplayError, WatchlistError, FileNotFoundError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    err.print(f"replayed in {time.monotonic() - started:.1f} s")
+    if as_json:
+        sys.stdout.write(json.dumps(summary.as_json(), ensure_ascii=False) + "\n")
+    else:
+        topics = (R.topic_name(settings, name, "events"), R.topic_name(settings, name, "alerts"))
+        R.print_summary(summary, out, topics)
+
+
+@replay_app.command("diff")
+def replay_diff(
+    run_a: Annotated[str, typer.Argument(help="The run before")],
+    run_b: Annotated[str, typer.Argument(help="The run after")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout")] = False,
+) -> None:
+    """Alerts added, removed and changed (severity, rule numbers, sources) from RUN_A to RUN_B."""
+    from streams import replay as R
+
+    settings = get_settings()
+    _setup_logging(settings)
+    try:
+        changes = R.diff_alerts(
+            R.read_run_alerts(settings, run_a), R.read_run_alerts(settings, run_b)
+        )
+    except R.ReplayError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(R.diff_json(run_a, run_b, changes), ensure_ascii=False) + "\n")
+    else:
+        R.print_diff(run_a, run_b, changes, out)
 
 
 def main() -> None:

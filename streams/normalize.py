@@ -78,6 +78,8 @@ def normalize(raw: bytes | None, max_bytes: int) -> CleanArticle | Rejection:
     if _looks_binary(raw, decoded):
         return Rejection(Reason.BINARY, "binary content (NUL or control bytes)")
     stripped = decoded.lstrip("\ufeff \t\r\n")
+    if not stripped:  # only BOMs and whitespace (bytes.strip() does not know U+FEFF)
+        return Rejection(Reason.EMPTY_TEXT, "message holds only a BOM and whitespace")
     if stripped[:1] in ("{", "["):
         try:
             obj = json.loads(stripped)

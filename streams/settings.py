@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,10 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 class Settings(BaseSettings):
     """geomon's configuration; each field is ``GEOMON_<FIELD>`` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="GEOMON_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a model-level error would otherwise print every value, secrets too.
+    model_config = SettingsConfigDict(
+        env_prefix="GEOMON_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     broker: str = Field(
         "kafka://127.0.0.1:9092",
@@ -54,6 +57,9 @@ class Settings(BaseSettings):
     )
     webhook_urls: str = Field("", description="Comma-separated URLs that receive each alert.")
     webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for webhooks.")
+    webhook_secret_file: Path | None = Field(
+        None, description="File holding the webhook secret (instead of GEOMON_WEBHOOK_SECRET)."
+    )
     webhook_timeout: float = Field(5.0, gt=0, description="Seconds per webhook attempt.")
     webhook_retries: int = Field(3, ge=0, description="Retries after a failed delivery.")
     webhook_backoff: float = Field(0.5, ge=0, description="First retry delay, doubling.")
@@ -64,9 +70,49 @@ class Settings(BaseSettings):
     sasl_mechanism: SaslMechanism | None = Field(None, description="SASL mechanism.")
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    sasl_password_file: Path | None = Field(
+        None, description="File holding the SASL password (instead of GEOMON_SASL_PASSWORD)."
+    )
     ssl_cafile: Path | None = Field(None, description="CA bundle for TLS.")
     ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
     ssl_keyfile: Path | None = Field(None, description="Client key for mutual TLS.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        """``GEOMON_<SECRET>_FILE`` names a file holding the secret (Docker/Kubernetes secrets)."""
+        if not isinstance(data, dict):
+            return data
+        for name in ("sasl_password", "webhook_secret"):
+            path = data.get(f"{name}_file")
+            if not path:
+                continue
+            var = f"GEOMON_{name.upper()}"
+            if data.get(name):
+                raise ValueError(f"set {var} or {var}_FILE, not both")
+            try:
+                secret = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"cannot read {var}_FILE {path}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ValueError(f"{var}_FILE {path} is not UTF-8 text") from None
+            data = {**data, name: secret}
+        return data
+
+    @model_validator(mode="after")
+    def _sasl_consistent(self) -> Settings:
+        """A SASL protocol needs a mechanism, and a mechanism needs a SASL protocol."""
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not self.sasl_mechanism:
+            raise ValueError(
+                f"GEOMON_SECURITY_PROTOCOL={self.security_protocol} needs GEOMON_SASL_MECHANISM"
+            )
+        if self.sasl_mechanism and not sasl:
+            raise ValueError(
+                f"GEOMON_SASL_MECHANISM needs GEOMON_SECURITY_PROTOCOL SASL_PLAINTEXT "
+                f"or SASL_SSL, not {self.security_protocol}"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

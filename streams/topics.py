@@ -22,6 +22,13 @@ ARTICLES_CLEAN = "articles.clean"
 EVENTS = "events"
 ALERTS = "alerts"
 ALERTS_DLQ = "alerts.dlq"
+TABLES = ("pair_state", "stories", "emitted_alerts")  # the alert agent's Faust tables
+
+#: No time-based deletion. A record's time is the article's publication time, so with the
+#: broker's default 7-day retention a backfill of older articles (or a replay's output, which
+#: keeps their times) would be deleted at the next retention check, minutes after it was written.
+#: Bound these topics by size (retention.bytes) or delete them; the archive keeps history.
+KEEP_BY_TIME_FOREVER: tuple[tuple[str, str], ...] = (("retention.ms", "-1"),)
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ def topic_specs(settings: Settings, watched_pairs: list[str]) -> list[TopicSpec]
     """All topics a worker needs, with the partition counts the settings give."""
     n = settings.partitions
     specs = [
-        TopicSpec(settings.topic(ARTICLES), settings.article_partitions),
+        TopicSpec(settings.topic(ARTICLES), settings.article_partitions, KEEP_BY_TIME_FOREVER),
         TopicSpec(settings.topic(ARTICLES_CLEAN), settings.article_partitions),
         TopicSpec(settings.topic(ARTICLES_DLQ), 1),
         TopicSpec(settings.topic(EVENTS), n),
@@ -50,7 +57,18 @@ def topic_specs(settings: Settings, watched_pairs: list[str]) -> list[TopicSpec]
         TopicSpec(settings.topic(ALERTS_DLQ), 1),
     ]
     specs += [TopicSpec(pair_alert_topic(settings, p), 1) for p in sorted(set(watched_pairs))]
+    # The alert agent's table changelogs, created here rather than by Faust at start: on a busy
+    # broker Faust's own creation can race its partition check (PartitionsMismatch, 0 partitions).
+    specs += [
+        TopicSpec(changelog_topic(settings, table), n, (("cleanup.policy", "compact"),))
+        for table in TABLES
+    ]
     return specs
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{settings.app_id}-{table}-changelog"
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]:

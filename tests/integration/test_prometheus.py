@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from alerts.watchlist import load_watchlist
+from streams import metrics as M
 from streams.broker import free_port
 from tests import dashboards as D
-from tests.conftest import SAMPLES_DIR
+from tests.conftest import CONFIG_DIR, SAMPLES_DIR
 from tests.integration.helpers import produce, running_worker, worker_env
 
 pytestmark = pytest.mark.integration
@@ -212,7 +214,7 @@ def test_the_numbers_behind_the_panels_add_up(scraped):
         return float(result[0]["value"][1]) if result else 0.0
 
     def settled() -> bool | None:
-        ok = scalar('sum(geomon_articles_total{status="ok"})') >= n_samples
+        ok = scalar("sum(geomon_articles_total)") >= n_samples + len(BAD)
         dlq = scalar("sum(geomon_dlq_total)") >= len(BAD)
         e2e = scalar("sum(geomon_end_to_end_seconds_count)") >= 1
         lag = prom.query("geomon_consumer_lag")
@@ -226,4 +228,6 @@ def test_the_numbers_behind_the_panels_add_up(scraped):
     assert 0 < scalar("max(geomon_end_to_end_seconds_sum / geomon_end_to_end_seconds_count)") < 600
     # no label takes a value outside its bounded set, also on the wire
     langs = {s["metric"]["lang"] for s in prom.query("geomon_articles_total")}
-    assert len(langs) <= 20 and all(len(x) <= 5 for x in langs)
+    assert langs <= M.lexicon_languages(CONFIG_DIR) | {"other"}
+    pairs = {s["metric"]["pair"] for s in prom.query("geomon_events_total")}
+    assert pairs <= set(load_watchlist(CONFIG_DIR / "watchlist.yaml").pairs) | {"other"}
