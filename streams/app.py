@@ -96,15 +96,19 @@ def create_pipeline(
     wl = watchlist or load_watchlist(settings.config_dir / "watchlist.yaml")
     get_coder = coder or default_coder(settings)
 
-    def raw_topic(name: str, partitions: int) -> Any:
+    def bytes_topic(full_name: str, partitions: int) -> Any:
+        """Raw bytes on the wire: the agents decode with the pydantic contracts themselves."""
         return app.topic(
-            settings.topic(name),
+            full_name,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
             partitions=partitions,
         )
+
+    def raw_topic(name: str, partitions: int) -> Any:
+        return bytes_topic(settings.topic(name), partitions)
 
     tp = {
         T.ARTICLES: raw_topic(T.ARTICLES, settings.article_partitions),
@@ -114,17 +118,7 @@ def create_pipeline(
         T.ALERTS: raw_topic(T.ALERTS, settings.partitions),
         T.ALERTS_DLQ: raw_topic(T.ALERTS_DLQ, 1),
     }
-    pair_topics = {
-        pair: app.topic(
-            T.pair_alert_topic(settings, pair),
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=1,
-        )
-        for pair in wl.pairs
-    }
+    pair_topics = {pair: bytes_topic(T.pair_alert_topic(settings, pair), 1) for pair in wl.pairs}
     m = M.install(app, settings.config_dir, lambda: pipe.watchlist.pairs)  # registry, /metrics
     pipe = Pipeline(app, settings, wl, tp, pair_topics, metrics=m, coder=get_coder)
 
@@ -322,14 +316,7 @@ def create_pipeline(
                     [T.TopicSpec(T.pair_alert_topic(settings, p), 1) for p in added],
                 )
                 for p in added:
-                    pair_topics[p] = app.topic(
-                        T.pair_alert_topic(settings, p),
-                        key_type=bytes,
-                        value_type=bytes,
-                        key_serializer="raw",
-                        value_serializer="raw",
-                        partitions=1,
-                    )
+                    pair_topics[p] = bytes_topic(T.pair_alert_topic(settings, p), 1)
             pipe.watchlist = fresh
             log.info("watch list reloaded: %d pairs", len(fresh.pairs))
 
