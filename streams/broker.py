@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 __all__ = [
     "KAFKA_VERSION",
@@ -81,6 +81,18 @@ class BrokerError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:
+    """Stop a child politely: SIGTERM, wait, then SIGKILL if it hangs."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:

@@ -379,7 +379,7 @@ def demo(
 ) -> None:
     """Start a broker and a worker, feed the samples, print alerts as they arrive."""
     from alerts.tail import follow_alerts
-    from streams.broker import EmbeddedBroker, free_port
+    from streams.broker import EmbeddedBroker, free_port, stop_process
     from streams.topics import ALERTS
 
     base = get_settings()
@@ -430,12 +430,8 @@ def demo(
         except KeyboardInterrupt:
             err.print("stopping …")
         finally:
-            if worker_proc is not None and worker_proc.poll() is None:
-                worker_proc.send_signal(signal.SIGTERM)
-                try:
-                    worker_proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    worker_proc.kill()
+            if worker_proc is not None:
+                stop_process(worker_proc)
             b.stop()
 
 

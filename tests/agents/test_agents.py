@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from unittest.mock import AsyncMock
 
 import pytest
 
@@ -12,19 +10,9 @@ from alerts.watchlist import parse_watchlist
 from streams import topics as T
 from streams.app import Pipeline, create_pipeline
 from streams.records import Alert, CleanArticle, CodedEvent
+from tests.fakes import fake_send, sent
 
 WATCH = parse_watchlist({"pairs": [{"pair": "IRN-PRK", "severity": "high"}]})
-
-
-def fake_send() -> AsyncMock:
-    """A topic.send stand-in that records calls and returns an already-acked future."""
-
-    async def send(**kwargs):
-        fut = asyncio.get_running_loop().create_future()
-        fut.set_result(None)
-        return fut
-
-    return AsyncMock(side_effect=send)
 
 
 @pytest.fixture
@@ -33,11 +21,6 @@ def pipe(settings, coder) -> Pipeline:
     for topic in [*p.topics.values(), *p.pair_topics.values()]:
         topic.send = fake_send()
     return p
-
-
-def sent(topic) -> list[tuple[bytes | None, bytes, dict]]:
-    return [(c.kwargs.get("key"), c.kwargs["value"], c.kwargs.get("headers") or {})
-            for c in topic.send.call_args_list]
 
 
 async def test_normalize_routes_good_and_bad_messages(pipe):

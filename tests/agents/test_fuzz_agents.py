@@ -22,7 +22,7 @@ from streams.coding.coder import Coder
 from streams.normalize import Reason
 from streams.records import CleanArticle
 from streams.settings import Settings
-from tests.agents.test_agents import fake_send, sent
+from tests.fakes import fake_send, sent
 from tests.unit.test_fuzz_normalize import ARTICLE_FIELDS, NASTY, SCRIPTS, json_values, nasty_text
 
 WATCH = parse_watchlist({"pairs": [{"pair": "IRN-PRK", "severity": "high"}]})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.broker import free_port
+from streams.broker import free_port, stop_process
 
 
 def worker_env(bootstrap: str, prefix: str, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -46,13 +45,7 @@ def running_worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.P
         try:
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
 
 
 def produce(bootstrap: str, topic: str, values: list[bytes], key: bytes | None = None) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ import yaml
 
 from alerts.watchlist import load_watchlist
 from streams import metrics as M
-from streams.broker import free_port
+from streams.broker import free_port, stop_process
 from tests import dashboards as D
 from tests.conftest import CONFIG_DIR, SAMPLES_DIR
 from tests.integration.helpers import produce, running_worker, worker_env
@@ -112,12 +111,7 @@ def running_prometheus(tmp: Path, target: str) -> Iterator[Prometheus]:
                      prom.alive)
             yield prom
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections import defaultdict
 from datetime import timedelta
 from types import SimpleNamespace
-from unittest.mock import AsyncMock
 
 import pytest
 from faust.types import TP
@@ -19,21 +17,11 @@ from streams import metrics as M
 from streams.app import Pipeline, create_pipeline
 from streams.normalize import Reason
 from streams.records import CleanArticle, utcnow
+from tests.fakes import fake_send
 
 WATCH = parse_watchlist({"pairs": [{"pair": "IRN-PRK", "severity": "high"}]})
 COUNTRIES = ["Iran", "North Korea", "Russia", "China", "France", "Germany", "Brazil", "India",
              "Japan", "Turkey", "Egypt", "Mexico", "Canada", "Spain", "Italy", "Poland"]
-
-
-def fake_send() -> AsyncMock:
-    """A topic.send stand-in that returns an already-acked future."""
-
-    async def send(**kwargs):
-        fut = asyncio.get_running_loop().create_future()
-        fut.set_result(None)
-        return fut
-
-    return AsyncMock(side_effect=send)
 
 
 @pytest.fixture
