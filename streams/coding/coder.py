@@ -75,8 +75,16 @@ class Coder:
             ]
 
         self._name_langs = frozenset(lang for _n, _r, lang in knowledge.names)
-        self._actors: PhraseMatcher[ActorPayload] = PhraseMatcher(
-            payloads(folded_names), prefixes=prefixes, suffixes=suffixes
+        # Latin-script names count only in their own languages, so each language gets its own
+        # (small, fast) automaton of them, built when the language is first seen; names in
+        # other scripts count everywhere and share one automaton.
+        folded_payloads = payloads(folded_names)
+        self._latin_payloads = [(n, p) for n, p in folded_payloads if script_of(n[0]) == "latin"]
+        self._latin: dict[str, PhraseMatcher[ActorPayload]] = {}
+        self._other: PhraseMatcher[ActorPayload] = PhraseMatcher(
+            [(n, p) for n, p in folded_payloads if script_of(n[0]) != "latin"],
+            prefixes=prefixes,
+            suffixes=suffixes,
         )
         self._exact: PhraseMatcher[ActorPayload] = PhraseMatcher(
             payloads(exact), prefixes=prefixes, suffixes=suffixes, case_sensitive=True
@@ -88,6 +96,20 @@ class Coder:
         for lex in knowledge.lexicons.values():
             by_script.setdefault(lex.script, []).append(lex)
         self._scripts = {s: self._tools(lexes) for s, lexes in by_script.items()}
+        for lang in knowledge.lexicons:
+            self._latin_matcher(lang)
+
+    def _latin_matcher(self, lang: str) -> PhraseMatcher[ActorPayload]:
+        """The Latin-script names of one language (of every language if it has none)."""
+        key = lang if lang in self._name_langs else "*"
+        matcher = self._latin.get(key)
+        if matcher is None:
+            names = [
+                (n, p) for n, p in self._latin_payloads if key == "*" or key in p[1] or "*" in p[1]
+            ]
+            matcher = PhraseMatcher(names, prefixes=self._prefixes, suffixes=self._suffixes)
+            self._latin[key] = matcher
+        return matcher
 
     @classmethod
     def from_config_dir(cls, config_dir: Path) -> Coder:
@@ -138,7 +160,11 @@ class Coder:
         known = lang in self._name_langs
         found = [
             m
-            for m in [*self._actors.find(text, folded), *self._exact.find(text)]
+            for m in [
+                *self._latin_matcher(lang).find(text, folded),
+                *self._other.find(text, folded),
+                *self._exact.find(text),
+            ]
             if "*" in m.payload[1]
             or lang in m.payload[1]
             or not known
@@ -160,6 +186,8 @@ class Coder:
         lang: str,
         mentions: list[Match[ActorPayload]] | None = None,
         triggers: list[Match[str]] | None = None,
+        cues: list[Match[_Cue]] | None = None,
+        roles: list[Match[str]] | None = None,
     ) -> list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]:
         """Events in one sentence: (code, source, target, trigger, directed).
 
@@ -181,6 +209,12 @@ class Coder:
             return []
         if len(countries) < 2:
             triggers = [t for t in triggers if self.codes[t.payload].root in SOLO_ROOTS]
+            if not triggers:
+                return []
+        if cues is None:
+            cues = tools.cues.find(sentence, folded)
+        if roles is None:
+            roles = tools.roles.find(sentence, folded)
         ordered = triggers[::-1] if tools.sov else triggers
         out: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]] = []
         roots: set[str] = set()
@@ -188,7 +222,9 @@ class Coder:
             code = self.codes[trigger.payload]
             if code.root in roots or len(out) >= MAX_EVENTS_PER_SENTENCE:
                 continue
-            found = self._code_trigger(tools, sentence, folded, mentions, trigger, len(countries))
+            found = self._code_trigger(
+                tools, sentence, folded, mentions, trigger, len(countries), cues, roles
+            )
             if found is not None:
                 roots.add(found[0].root)
                 out.append(found)
@@ -202,12 +238,14 @@ class Coder:
         mentions: list[Match[ActorPayload]],
         trigger: Match[str],
         n_states: int,
+        cues: list[Match[_Cue]],
+        roles: list[Match[str]],
     ) -> tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool] | None:
         """The event of one trigger: the pair nearest it, or a one-state event."""
-        if self._cancelled(tools, folded, trigger):
+        if _cancelled(cues, trigger, tools.sov):
             return None
         code = self.codes[trigger.payload]
-        if code.root == "04" and self._planned(tools, folded, trigger):
+        if code.root == "04" and _planned(cues, trigger, tools.sov):
             code = self.codes.get("036", code)
         # A visit's place is its host ("the minister was in Pyongyang on a visit").
         visit = code.code in ("042", "043")
@@ -219,37 +257,10 @@ class Coder:
                 return (code, source, target, trigger, directed)
         if code.root not in SOLO_ROOTS:
             return None
-        solo = _solo(mentions, tools.roles.find(sentence, folded), trigger, tools.sov)
+        solo = _solo(mentions, roles, trigger, tools.sov)
         if solo is None:
             return None
         return (code, solo[0], solo[1], trigger, solo[2])
-
-    @staticmethod
-    def _cancelled(tools: _LangTools, folded: str, trigger: Match[str]) -> bool:
-        """Negation or speculation in reach of the trigger (before it, or right after it)."""
-        for c in tools.cues.find(folded, folded):
-            kind = c.payload.kind
-            if kind == "future":
-                continue
-            if c.end <= trigger.start and trigger.start - c.end <= CUE_WINDOW:
-                return True
-            if kind == "negation" and trigger.start <= c.start < trigger.end + CUE_WINDOW // 2:
-                return True
-            if tools.sov and trigger.end <= c.start < trigger.end + CUE_WINDOW // 2:
-                return True  # verb-final: hedges and negation follow the verb
-        return False
-
-    @staticmethod
-    def _planned(tools: _LangTools, folded: str, trigger: Match[str]) -> bool:
-        """A future cue in reach of a meeting or visit makes it a plan (036)."""
-        for c in tools.cues.find(folded, folded):
-            if c.payload.kind != "future":
-                continue
-            if c.end <= trigger.start and trigger.start - c.end <= CUE_WINDOW:
-                return True
-            if tools.sov and trigger.end <= c.start < trigger.end + CUE_WINDOW // 2:
-                return True
-        return False
 
     def code(self, article: CleanArticle, coded_at: datetime | None = None) -> list[CodedEvent]:
         """All events of an article, one per (pair, code), with evidence.
@@ -280,14 +291,23 @@ class Coder:
             if tools is not None
             else [[] for _ in sents]
         )
+        if tools is not None:
+            cues = _by_sentence(tools.cues.find(doc, folded), starts, sents)
+            roles = _by_sentence(tools.roles.find(doc, folded), starts, sents)
+        else:
+            cues = roles = [[] for _ in sents]
         # Ambiguous names ("Georgia", "Jordan", 서울) count only where an unambiguous name
         # of the same state appears somewhere in the article.
         confirmed = {m.payload[0].code for ms in found for m in ms if not m.payload[2]}
-        for sent, mentions, triggers in zip(sents, found, trig, strict=True):
+        for sent, mentions, triggers, s_cues, s_roles in zip(
+            sents, found, trig, cues, roles, strict=True
+        ):
             if not triggers:
                 continue
             mentions = [m for m in mentions if not m.payload[2] or m.payload[0].code in confirmed]
-            found_here = self.code_sentence(sent.text, article.lang, mentions, triggers)
+            found_here = self.code_sentence(
+                sent.text, article.lang, mentions, triggers, s_cues, s_roles
+            )
             for rank, (code, src, tgt, tr, directed) in enumerate(found_here):
                 ev = self._event(article, sent, code, src, tgt, tr, directed, now, rank)
                 if ev.event_id not in events or events[ev.event_id].confidence < ev.confidence:
@@ -364,6 +384,33 @@ def _affixes(
         pre.setdefault(lex.script, set()).update(fold(p) for p in lex.prefixes)
         suf.setdefault(lex.script, set()).update(fold(s).lstrip("-'’") for s in lex.suffixes)
     return ({k: frozenset(v) for k, v in pre.items()}, {k: frozenset(v) for k, v in suf.items()})
+
+
+def _cancelled(cues: list[Match[_Cue]], trigger: Match[str], sov: bool) -> bool:
+    """Negation or speculation in reach of the trigger (before it, or right after it)."""
+    for c in cues:
+        kind = c.payload.kind
+        if kind == "future":
+            continue
+        if c.end <= trigger.start and trigger.start - c.end <= CUE_WINDOW:
+            return True
+        if kind == "negation" and trigger.start <= c.start < trigger.end + CUE_WINDOW // 2:
+            return True
+        if sov and trigger.end <= c.start < trigger.end + CUE_WINDOW // 2:
+            return True  # verb-final: hedges and negation follow the verb
+    return False
+
+
+def _planned(cues: list[Match[_Cue]], trigger: Match[str], sov: bool) -> bool:
+    """A future cue in reach of a meeting or visit makes it a plan (036)."""
+    for c in cues:
+        if c.payload.kind != "future":
+            continue
+        if c.end <= trigger.start and trigger.start - c.end <= CUE_WINDOW:
+            return True
+        if sov and trigger.end <= c.start < trigger.end + CUE_WINDOW // 2:
+            return True
+    return False
 
 
 def _by_sentence(

@@ -199,9 +199,17 @@ def load_boilerplate(path: Path) -> Boilerplate:
                 raise ConfigError(f"{path}: patterns.{group}: {item!r}: {exc}") from exc
     if not pats:
         return Boilerplate(())
-    # One alternation: every line is tested once, not once per pattern.
-    combined = "|".join(f"(?:{p.pattern})" for p in pats)
-    return Boilerplate((re.compile(combined, re.IGNORECASE),))
+    # Two alternations: every line is tested twice, not once per pattern. Line-start patterns
+    # share one leading "^", so the regex engine tries them at the start only instead of at
+    # every position of the line.
+    anchored = [p.pattern[1:] for p in pats if p.pattern.startswith("^")]
+    floating = [p.pattern for p in pats if not p.pattern.startswith("^")]
+    combined = []
+    if anchored:
+        combined.append("^(?:" + "|".join(f"(?:{p})" for p in anchored) + ")")
+    if floating:
+        combined.append("|".join(f"(?:{p})" for p in floating))
+    return Boilerplate(tuple(re.compile(c, re.IGNORECASE) for c in combined))
 
 
 def _by_lang(section: Any, path: Path) -> Iterator[tuple[str, str]]:
