@@ -16,6 +16,9 @@ _IGO_TERRITORIES = {"EU": "EU", "UN": "UN"}
 _PAREN = re.compile(r"\s*[(（][^)）]*[)）]\s*")
 
 
+_EDGE = re.compile(r"^[^\w(（]+")  # stray marks before a name: not a letter, digit or bracket
+
+
 def _alpha3() -> dict[str, str]:
     return {c.alpha_2: c.alpha_3 for c in pycountry.countries}
 
@@ -47,6 +50,9 @@ def cldr_names() -> tuple[tuple[str, ActorRef, str], ...]:
             code = codes.get(terr)
             if code is None:
                 continue
+            # Some locales' data carry stray marks before a name (Aragonese "¨China"): kept,
+            # the mark would make " China" a longer match that wins and is then dropped.
+            name = _EDGE.sub("", name)
             for variant in {name, _PAREN.sub(" ", name).strip()}:
                 if len(variant) < 3 and not any(ord(c) > 0x2E80 for c in variant):
                     continue

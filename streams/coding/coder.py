@@ -9,6 +9,7 @@ negation and speculation cues cancel an event, future cues turn a meeting into a
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,11 +25,13 @@ from streams.records import CleanArticle, CodedEvent, Evidence, Span, stable_id,
 
 ActorPayload = tuple[ActorRef, frozenset[str], bool]  # actor, languages, needs context
 STOP = ActorRef("", "", "stop")  # phrases that contain a name without meaning the state
+NOT_A_TRIGGER = "-"  # payload of lexicons' not_triggers
 CUE_WINDOW = 40  # characters before a trigger in which a negation/speculation/future cue counts
 # Roots that are events with one state (or none) and a non-state actor: protests, repression,
 # attacks and fighting ("police fired on protesters", "militants attacked a checkpoint").
 SOLO_ROOTS = frozenset({"14", "17", "18", "19", "20"})
 MAX_EVENTS_PER_SENTENCE = 2  # different roots from different triggers of one sentence
+OBJECT_GAP = 12  # characters between a verb trigger and a trigger that is its object
 PLACE_WINDOW = 24  # characters before/after a name searched for a place marker
 
 
@@ -118,6 +121,8 @@ class Coder:
 
     def _tools(self, lexes: list[LanguageLexicon]) -> _LangTools:
         triggers = [(p, c) for lex in lexes for p, c in lex.triggers]
+        # A code outside cameo.yaml: found like a trigger, dropped like no trigger at all.
+        triggers += [(p, NOT_A_TRIGGER) for lex in lexes for p in lex.not_triggers]
         cues = [
             (p, _Cue(kind))
             for lex in lexes
@@ -205,6 +210,7 @@ class Coder:
         if triggers is None:
             triggers = [t for t in tools.triggers.find(sentence, folded) if t.payload in self.codes]
         triggers = [t for t in triggers if not _inside_any(t, mentions)]
+        triggers = _main_triggers(triggers, mentions, tools.sov)
         if not triggers:
             return []
         if len(countries) < 2:
@@ -247,8 +253,9 @@ class Coder:
         code = self.codes[trigger.payload]
         if code.root == "04" and _planned(cues, trigger, tools.sov):
             code = self.codes.get("036", code)
-        # A visit's place is its host ("the minister was in Pyongyang on a visit").
-        visit = code.code in ("042", "043")
+        # A visit's place is its host ("the minister was in Pyongyang on a visit"), also
+        # when the visit is only planned (036).
+        visit = trigger.payload in ("042", "043")
         actors = [m for m in mentions if visit or not _is_place(m, trigger, folded, tools)]
         if n_states >= 2 and len({m.payload[0].code for m in actors}) >= 2:
             pair = _source_target(actors, trigger, tools.sov, sentence, tools.subjects)
@@ -281,7 +288,8 @@ class Coder:
         doc = "\n".join(sent.text for sent in sents)
         folded = fold(doc)
         tools = self._tools_for(article.lang, doc)
-        found = _by_sentence(self.actors(doc, article.lang, folded), starts, sents)
+        mentions_all = _with_surnames(self.actors(doc, article.lang, folded), doc)
+        found = _by_sentence(mentions_all, starts, sents)
         trig = (
             _by_sentence(
                 [t for t in tools.triggers.find(doc, folded) if t.payload in self.codes],
@@ -413,6 +421,75 @@ def _planned(cues: list[Match[_Cue]], trigger: Match[str], sov: bool) -> bool:
     return False
 
 
+def _main_triggers(
+    triggers: list[Match[str]], mentions: list[Match[ActorPayload]], sov: bool
+) -> list[Match[str]]:
+    """Drop triggers that are the object of another trigger, not events of their own.
+
+    "supported the invasion", "condemned the attack", "demanded the release": the noun right
+    after a verb (right before it in verb-final languages: 침공을 지지) names what the verb is
+    about; the sentence's event is the verb's.
+    """
+    if len(triggers) < 2:
+        return triggers
+    ordered = sorted(triggers, key=lambda t: t.start)
+    dropped: set[int] = set()
+    for i in range(len(ordered) - 1):
+        head, obj = (ordered[i + 1], ordered[i]) if sov else (ordered[i], ordered[i + 1])
+        left, right = ordered[i].end, ordered[i + 1].start
+        if 0 <= right - left <= OBJECT_GAP and not any(
+            left <= m.start and m.end <= right for m in mentions
+        ):
+            dropped.add(id(obj))
+            del head
+    return [t for t in triggers if id(t) not in dropped]
+
+
+PERSON_KINDS = frozenset({"leader", "official"})
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _with_surnames(mentions: list[Match[ActorPayload]], doc: str) -> list[Match[ActorPayload]]:
+    """Leaders and ministers named in full once are later named by one of their names alone.
+
+    "Kim Jong Un … Kim hosted …", "Vladimir Putin … Putin said": after a full mention of a
+    person of a state, the family name (first word of an East Asian name, last word of most
+    others) stands for the same state. A word that two different states' people share in the
+    article ("Kim" of both Koreas) stands for neither; only capitalised words of spaced
+    scripts count, at least three letters long unless it is the first word (Xi, Li).
+    """
+    words: dict[str, tuple[int, ActorPayload | None]] = {}
+    for m in mentions:
+        ref = m.payload[0]
+        if ref.kind not in PERSON_KINDS or not ref.code:
+            continue
+        parts = _WORD.findall(doc[m.start : m.end])
+        if len(parts) < 2 or script_of(parts[0][0]) in ("han", "hangul"):
+            continue
+        for i, word in ((0, parts[0]), (-1, parts[-1])):
+            if not word[0].isupper() or len(word) < (2 if i == 0 else 3):
+                continue
+            seen = words.get(word)
+            if seen is None:
+                words[word] = (m.end, m.payload)
+            elif seen[1] is not None and seen[1][0].code != ref.code:
+                words[word] = (seen[0], None)
+    if not words:
+        return mentions
+    added: list[Match[ActorPayload]] = []
+    for word, (after, payload) in words.items():
+        if payload is None:
+            continue
+        for hit in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", doc):
+            span = Match(hit.start(), hit.end(), payload)
+            if hit.start() < after or any(_overlaps(m, span) for m in mentions):
+                continue
+            added.append(Match(hit.start(), hit.end(), (payload[0], payload[1], False)))
+    if not added:
+        return mentions
+    return sorted([*mentions, *added], key=lambda m: (m.start, m.end))
+
+
 def _by_sentence(
     matches: list[Match[Any]], starts: list[int], sents: list[Sentence]
 ) -> list[list[Match[Any]]]:
@@ -492,7 +569,11 @@ def _source_target(
     if len(before) >= 2 and _coordinated(before[-2], before[-1], text):
         a, b = before[-2], before[-1]
         if a.payload[0].code != b.payload[0].code:
-            return a, b, False
+            # "China and Russia held talks": with each other; "Pyongyang and Tehran
+            # supported Moscow": the first of them acts on the state after the verb.
+            both = (a.payload[0].code, b.payload[0].code)
+            objects = [m for m in after if m.payload[0].code not in both]
+            return (a, objects[0], True) if objects else (a, b, False)
     if before:
         source = before[-1]
         # "Korea Utara dan Iran" before the verb: the first of a coordinated subject acts.
@@ -516,7 +597,13 @@ def _marker_before(folded: str, start: int, markers: tuple[str, ...]) -> bool:
     for mk in markers:
         if window.endswith(mk):
             i = len(window) - len(mk)
-            if i == 0 or not is_word_char(window[i - 1]) or not is_word_char(mk[0]):
+            # a whole word, or a marker of a script without spaces (在联合国, 於平壤)
+            if (
+                i == 0
+                or not is_word_char(window[i - 1])
+                or not is_word_char(mk[0])
+                or script_of(mk[0]) == "han"
+            ):
                 return True
     return False
 

@@ -69,6 +69,9 @@ class LanguageLexicon:
     agent_markers: tuple[str, ...] = ()
     # Particles after a verb-final language's subject or topic: が, は, 이, 가, ने.
     subject_markers: tuple[str, ...] = ()
+    # Phrases that hold a trigger without being its event ("menduduki peringkat" ranks, it
+    # does not occupy): the longer phrase wins the match and then counts for nothing.
+    not_triggers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ def load_lexicon(path: Path) -> LanguageLexicon:
         place_after=_str_list(places.get("after"), f"{path}: place_markers.after"),
         agent_markers=_str_list(data.get("agent_markers"), f"{path}: agent_markers"),
         subject_markers=_str_list(data.get("subject_markers"), f"{path}: subject_markers"),
+        not_triggers=_str_list(data.get("not_triggers"), f"{path}: not_triggers"),
     )
 
 

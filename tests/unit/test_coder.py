@@ -158,3 +158,82 @@ def test_samples_give_their_expected_pairs_and_roots(coder, name):
     want = EXPECTED[name]
     assert set(want["pairs"]) <= {e.pair for e in events}
     assert set(want["roots"]) <= {e.root for e in events if e.pair in want["pairs"]}
+
+
+def pairs_and_codes(coder, text: str, lang: str) -> set[tuple[str, str]]:
+    return {(e.pair, e.cameo) for e in coder.code(article(text, lang))}
+
+
+def test_a_leader_named_in_full_is_later_named_by_one_name(coder):
+    text = (
+        "Vladimir Putin spoke on television on Monday.\n"
+        "Later that week Putin hosted the Iranian foreign minister in Moscow.\n"
+        "Kim Jong Un inspected a factory.\n"
+        "On Friday Kim welcomed a Chinese delegation to Pyongyang."
+    )
+    events = coder.code(article(text, "en"))
+    assert any(e.pair == "IRN-RUS" and e.root == "04" for e in events)
+    kim = [e for e in events if e.pair == "CHN-PRK"]
+    assert kim and kim[0].evidence.source.text == "Kim"
+
+
+def test_a_name_shared_by_two_states_people_stands_for_neither(coder):
+    text = (
+        "Kim Jong Un and Kim Min-seok were both in the news.\n"
+        "Kim visited Germany on Tuesday."
+    )
+    assert not any("DEU" in e.pair for e in coder.code(article(text, "en")))
+
+
+def test_a_name_before_the_full_mention_is_not_resolved(coder):
+    text = "Kim visited Germany on Tuesday.\nKim Jong Un inspected a factory."
+    assert not any("DEU" in e.pair for e in coder.code(article(text, "en")))
+
+
+def test_coordinated_subjects_act_on_the_state_after_the_verb(coder):
+    events = coder.code(article("Cuba and Venezuela praised Russia on Monday.", "en"))
+    assert {e.pair for e in events} == {"CUB-RUS"}
+    (ev,) = events
+    assert (ev.source, ev.target, ev.root) == ("CUB", "RUS", "05")
+
+
+def test_coordinated_subjects_with_nobody_after_the_verb_act_together(coder):
+    events = coder.code(article("Cuba and Venezuela held talks in Havana.", "en"))
+    assert {e.pair for e in events} == {"CUB-VEN"}
+
+
+def test_a_trigger_right_after_another_is_its_object_not_an_event(coder):
+    codes = pairs_and_codes(coder, "Cuba praised the invasion of Grenada by Venezuela.", "en")
+    assert codes and all(code.startswith("05") for _pair, code in codes)
+
+
+def test_not_triggers_hold_a_trigger_without_its_event(coder, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from streams.coding.coder import Coder
+    from streams.coding.lexicon import load_knowledge
+
+    configs = tmp_path / "configs"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "configs", configs)
+    lex = configs / "lexicons" / "en.yaml"
+    lex.write_text(
+        lex.read_text(encoding="utf-8") + '\nnot_triggers: ["attacked the ball"]\n',
+        encoding="utf-8",
+    )
+    text = "Brazil attacked the ball against Argentina."
+    assert coder.code(article(text, "en")), "the plain lexicon reads an attack here"
+    with_stops = Coder(load_knowledge(configs))
+    assert with_stops.code(article(text, "en")) == []
+    assert with_stops.code(article("Brazil attacked Argentina.", "en"))
+
+
+def test_a_chinese_place_marker_needs_no_space(coder):
+    text = "中国和俄罗斯在联合国加强协调。"
+    assert "UN" not in {p for e in coder.code(article(text, "zh")) for p in e.pair.split("-")}
+
+
+def test_cldr_names_carry_no_stray_marks():
+    from streams.coding.cldr import cldr_names
+
+    assert all(name[0].isalnum() or name[0] in "(（" for name, _ref, _lang in cldr_names())
