@@ -30,6 +30,9 @@ CUE_WINDOW = 40  # characters before a trigger in which a negation/speculation/f
 # Roots that are events with one state (or none) and a non-state actor: protests, repression,
 # attacks and fighting ("police fired on protesters", "militants attacked a checkpoint").
 SOLO_ROOTS = frozenset({"14", "17", "18", "19", "20"})
+# Demands, disapproval, rejection and threats have one-state events too, when a non-state
+# actor makes them ("the union demanded the government resign", "rebels threatened a strike").
+VOICE_ROOTS = frozenset({"10", "11", "12", "13"})
 MAX_EVENTS_PER_SENTENCE = 2  # different roots from different triggers of one sentence
 OBJECT_GAP = 12  # characters between a verb trigger and a trigger that is its object
 PLACE_WINDOW = 24  # characters before/after a name searched for a place marker
@@ -214,7 +217,9 @@ class Coder:
         if not triggers:
             return []
         if len(countries) < 2:
-            triggers = [t for t in triggers if self.codes[t.payload].root in SOLO_ROOTS]
+            triggers = [
+                t for t in triggers if self.codes[t.payload].root in SOLO_ROOTS | VOICE_ROOTS
+            ]
             if not triggers:
                 return []
         if cues is None:
@@ -253,6 +258,8 @@ class Coder:
         code = self.codes[trigger.payload]
         if code.root == "04" and _planned(cues, trigger, tools.sov):
             code = self.codes.get("036", code)
+        elif code.root == "14" and _planned(cues, trigger, tools.sov):
+            code = self.codes.get("133", code)  # a protest announced is a threat of protest
         # A visit's place is its host ("the minister was in Pyongyang on a visit"), also
         # when the visit is only planned (036).
         visit = trigger.payload in ("042", "043")
@@ -262,11 +269,14 @@ class Coder:
             if pair is not None:
                 source, target, directed = _passive(pair, trigger, folded, tools)
                 return (code, source, target, trigger, directed)
-        if code.root not in SOLO_ROOTS:
+        voice = code.root in VOICE_ROOTS or code.code == "133"
+        if code.root not in SOLO_ROOTS and not voice:
             return None
         solo = _solo(mentions, roles, trigger, tools.sov)
         if solo is None:
             return None
+        if voice and (solo[0].payload[0].kind != "role" or solo[0] is solo[1]):
+            return None  # a state's own demand needs a counterpart state, found above
         return (code, solo[0], solo[1], trigger, solo[2])
 
     def code(self, article: CleanArticle, coded_at: datetime | None = None) -> list[CodedEvent]:
@@ -521,7 +531,12 @@ def _inside_any(t: Match[str], mentions: list[Match[ActorPayload]]) -> bool:
 def _coordinated(a: Match[ActorPayload], b: Match[ActorPayload], text: str) -> bool:
     """Tell coordinated subjects ("China and Russia", "Pyongyang dan Teheran") by a short joiner."""
     gap = text[a.end : b.start].strip()
-    return 0 < len(gap) <= 4 and not any(ch.isdigit() for ch in gap)
+    # a joiner and at most an article: "and", "und der", "et l'", "y el", "и", "و"
+    return (
+        0 < len(gap) <= 8
+        and len(gap.split()) <= 2
+        and not any(ch.isdigit() or ch in '.;:!?()"«»“”' for ch in gap)
+    )
 
 
 def _marked_subject(m: Match[ActorPayload], text: str, markers: tuple[str, ...]) -> bool:

@@ -237,3 +237,28 @@ def test_cldr_names_carry_no_stray_marks():
     from streams.coding.cldr import cldr_names
 
     assert all(name[0].isalnum() or name[0] in "(（" for name, _ref, _lang in cldr_names())
+
+
+def test_a_non_state_actor_demanding_of_its_government_is_an_event(coder):
+    events = coder.code(article("Kenyan teachers demanded that the government raise pay.", "en"))
+    assert [e.root for e in events] == ["10"]
+    assert events[0].source.startswith("KEN")
+
+
+def test_a_state_demanding_alone_is_no_event(coder):
+    assert coder.code(article("Kenya demanded higher prices for tea.", "en")) == []
+
+
+def test_an_announced_protest_is_a_threat_of_protest(coder):
+    events = coder.code(article("Kenyan teachers will go on strike next week.", "en"))
+    assert [e.cameo for e in events] == ["133"]
+
+
+def test_coordinated_subjects_may_have_an_article_between_them(coder):
+    events = coder.code(article("Nordkorea und der Iran haben Gespräche geführt.", "de"))
+    assert {e.pair for e in events} == {"IRN-PRK"}
+
+
+def test_a_strike_called_is_a_threat_of_protest(coder):
+    events = coder.code(article("Kenyan teachers called a strike.", "en"))
+    assert [e.cameo for e in events] == ["133"]
