@@ -39,6 +39,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from streams.cache import cache_root
+
 __all__ = [
     "KAFKA_VERSION",
     "BrokerError",
@@ -155,15 +157,7 @@ def kafka_cache_dir(cache_dir: Path | None = None) -> Path:
     root; the version-specific ``kafka-<version>`` folder is always appended so
     an upgrade of :data:`KAFKA_VERSION` never reuses stale jars.
     """
-    if cache_dir is None:
-        env = os.environ.get("GEOMON_CACHE_DIR")
-        if env:
-            cache_dir = Path(env).expanduser()
-        else:
-            xdg = os.environ.get("XDG_CACHE_HOME")
-            base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-            cache_dir = base / "geomon"
-    return cache_dir / f"kafka-{KAFKA_VERSION}"
+    return (cache_dir or cache_root()) / f"kafka-{KAFKA_VERSION}"
 
 
 def _valid_classpath(text: str) -> str | None:

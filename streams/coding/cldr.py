@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import logging
+import os
 import re
 from functools import lru_cache
 
+import babel
 import pycountry
 from babel import Locale
 from babel.localedata import locale_identifiers
 
+from streams.cache import cache_root
 from streams.coding.lexicon import ActorRef
+
+log = logging.getLogger(__name__)
+# Bump when _names_from_babel changes what it gives: old cached tables are then ignored.
+_TABLE_VERSION = 2
 
 # CLDR territories that are organisations rather than countries, with their actor codes.
 _IGO_TERRITORIES = {"EU": "EU", "UN": "UN"}
@@ -35,7 +45,40 @@ def _base_locales() -> list[str]:
 
 @lru_cache(maxsize=1)
 def cldr_names() -> tuple[tuple[str, ActorRef, str], ...]:
-    """(name, actor, language) for every country name CLDR has, in every base locale."""
+    """(name, actor, language) for every country name CLDR has, in every base locale.
+
+    Reading every locale through Babel takes seconds and leaves ~170 MB of locale data in the
+    process, so the table is derived once per Babel/pycountry version and kept as JSON in the
+    cache directory (``GEOMON_CACHE_DIR``); a missing or unreadable cache is rebuilt.
+    """
+    versions = f"babel{babel.__version__}-pycountry{_version('pycountry')}"
+    path = cache_root() / f"cldr-names-v{_TABLE_VERSION}-{versions}.json"
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return tuple((n, ActorRef(code, "", "country"), lang) for n, code, lang in rows)
+    except (OSError, ValueError, TypeError):
+        pass
+    names = _names_from_babel()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        rows_out = [[n, ref.code, lang] for n, ref, lang in names]
+        tmp.write_text(json.dumps(rows_out, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # a read-only home still codes, only slower to start
+        log.warning("cannot cache the CLDR name table at %s: %s", path, exc)
+    return names
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _names_from_babel() -> tuple[tuple[str, ActorRef, str], ...]:
+    """The table itself, read from Babel's locale data."""
     codes = _alpha3()
     codes.update(_IGO_TERRITORIES)
     seen: set[tuple[str, str, str]] = set()

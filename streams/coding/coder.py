@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.coding import CODER_VERSION
+from streams.coding.abbrev import find_abbreviations
 from streams.coding.lexicon import ActorRef, CameoCode, Knowledge, LanguageLexicon, load_knowledge
 from streams.coding.matcher import Match, PhraseMatcher
 from streams.coding.text import Sentence, fold, is_word_char, script_of, sentences
@@ -26,6 +27,7 @@ from streams.records import CleanArticle, CodedEvent, Evidence, Span, stable_id,
 ActorPayload = tuple[ActorRef, frozenset[str], bool]  # actor, languages, needs context
 STOP = ActorRef("", "", "stop")  # phrases that contain a name without meaning the state
 NOT_A_TRIGGER = "-"  # payload of lexicons' not_triggers
+BACKGROUND_WINDOW = 20  # characters between a background cue and the trigger it introduces
 CUE_WINDOW = 40  # characters before a trigger in which a negation/speculation/future cue counts
 # Roots that are events with one state (or none) and a non-state actor: protests, repression,
 # attacks and fighting ("police fired on protesters", "militants attacked a checkpoint").
@@ -33,6 +35,9 @@ SOLO_ROOTS = frozenset({"14", "17", "18", "19", "20"})
 # Demands, disapproval, rejection and threats have one-state events too, when a non-state
 # actor makes them ("the union demanded the government resign", "rebels threatened a strike").
 VOICE_ROOTS = frozenset({"10", "11", "12", "13"})
+# Events that two states do with each other rather than one to the other.
+RECIPROCAL_ROOTS = frozenset({"03", "04", "06"})
+RECIPROCAL_CODES = frozenset({"050", "057"})
 MAX_EVENTS_PER_SENTENCE = 2  # different roots from different triggers of one sentence
 OBJECT_GAP = 12  # characters between a verb trigger and a trigger that is its object
 PLACE_WINDOW = 24  # characters before/after a name searched for a place marker
@@ -40,7 +45,7 @@ PLACE_WINDOW = 24  # characters before/after a name searched for a place marker
 
 @dataclass(frozen=True)
 class _Cue:
-    kind: str  # negation | speculation | future
+    kind: str  # negation | speculation | future | background
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,7 @@ class Coder:
             for kind, phrases in (
                 ("negation", lex.negation),
                 ("speculation", lex.speculation),
+                ("background", lex.background),
                 ("future", lex.future),
             )
             for p in phrases
@@ -178,6 +184,13 @@ class Coder:
             or not known
             or script_of(text[m.start]) != "latin"
         ]
+        table = self.knowledge.abbreviations
+        if table is not None:
+            # 中俄, 日米, 북러: one mention per state of a compound (equal partners)
+            found += [
+                Match(start, end, (ActorRef(code, "", "abbreviation"), frozenset({lang}), False))
+                for start, end, code in find_abbreviations(text, lang, table)
+            ]
         stops = [m for m in found if m.payload[0] is STOP]
         found = [
             m
@@ -253,7 +266,7 @@ class Coder:
         roles: list[Match[str]],
     ) -> tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool] | None:
         """The event of one trigger: the pair nearest it, or a one-state event."""
-        if _cancelled(cues, trigger, tools.sov):
+        if _cancelled(cues, trigger, tools.sov, folded):
             return None
         code = self.codes[trigger.payload]
         if code.root == "04" and _planned(cues, trigger, tools.sov):
@@ -265,7 +278,8 @@ class Coder:
         visit = trigger.payload in ("042", "043")
         actors = [m for m in mentions if visit or not _is_place(m, trigger, folded, tools)]
         if n_states >= 2 and len({m.payload[0].code for m in actors}) >= 2:
-            pair = _source_target(actors, trigger, tools.sov, sentence, tools.subjects)
+            reciprocal = code.root in RECIPROCAL_ROOTS or code.code in RECIPROCAL_CODES
+            pair = _source_target(actors, trigger, tools.sov, sentence, tools.subjects, reciprocal)
             if pair is not None:
                 source, target, directed = _passive(pair, trigger, folded, tools)
                 return (code, source, target, trigger, directed)
@@ -404,11 +418,25 @@ def _affixes(
     return ({k: frozenset(v) for k, v in pre.items()}, {k: frozenset(v) for k, v in suf.items()})
 
 
-def _cancelled(cues: list[Match[_Cue]], trigger: Match[str], sov: bool) -> bool:
-    """Negation or speculation in reach of the trigger (before it, or right after it)."""
+def _cancelled(cues: list[Match[_Cue]], trigger: Match[str], sov: bool, text: str = "") -> bool:
+    """Negation or speculation in reach of the trigger (before it, or right after it).
+
+    A background cue ("amid the war", "전쟁 중") reaches only the phrase it introduces: the
+    trigger must follow it closely, in the same clause.
+    """
     for c in cues:
         kind = c.payload.kind
         if kind == "future":
+            continue
+        if kind == "background":
+            if c.end <= trigger.start:
+                gap = text[c.end : trigger.start]
+                if len(gap) <= BACKGROUND_WINDOW and not any(p in gap for p in ",;:"):
+                    return True
+            elif (sov or script_of(text[c.start]) == "han") and (
+                trigger.end <= c.start <= trigger.end + 2
+            ):  # postpositions: 전쟁 중에, 冲突背景下
+                return True
             continue
         if c.end <= trigger.start and trigger.start - c.end <= CUE_WINDOW:
             return True
@@ -551,8 +579,13 @@ def _source_target(
     sov: bool,
     text: str,
     subject_markers: tuple[str, ...] = (),
+    reciprocal: bool = False,
 ) -> tuple[Match[ActorPayload], Match[ActorPayload], bool] | None:
-    """Who acts on whom: nearest actor before the trigger acts on the nearest after it."""
+    """Who acts on whom: nearest actor before the trigger acts on the nearest after it.
+
+    Coordinated subjects of a reciprocal event (meet, cooperate, sign) are its pair whatever
+    follows ("China and Russia deepened ties amid the war in Ukraine").
+    """
     before = [m for m in mentions if m.end <= trigger.start]
     after = [m for m in mentions if m.start >= trigger.end]
     if sov:
@@ -588,7 +621,7 @@ def _source_target(
             # supported Moscow": the first of them acts on the state after the verb.
             both = (a.payload[0].code, b.payload[0].code)
             objects = [m for m in after if m.payload[0].code not in both]
-            return (a, objects[0], True) if objects else (a, b, False)
+            return (a, objects[0], True) if objects and not reciprocal else (a, b, False)
     if before:
         source = before[-1]
         # "Korea Utara dan Iran" before the verb: the first of a coordinated subject acts.

@@ -35,11 +35,13 @@ def is_hangul(ch: str) -> bool:
     return any(lo <= cp <= hi for lo, hi in _HANGUL_RANGES)
 
 
+@lru_cache(maxsize=8192)
 def is_word_char(ch: str) -> bool:
     """Letters, marks and digits make words; everything else is a boundary."""
     return unicodedata.category(ch)[0] in ("L", "M", "N")
 
 
+@lru_cache(maxsize=8192)
 def script_of(ch: str) -> str:
     """A coarse script name, used to group inflection rules across languages."""
     if is_hangul(ch):

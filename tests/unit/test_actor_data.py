@@ -2,8 +2,9 @@
 
 countries.yaml / igos.yaml : actor code -> list of alias entries
     {kind, role, names: {lang: [name, ...]}, case_sensitive?: [name, ...]}
-ambiguous.yaml             : stop / case_sensitive / needs_context per language,
-                             plus *_abbrev one-character abbreviation maps.
+ambiguous.yaml             : stop / case_sensitive / needs_context per language
+                             (the zh/ja/ko one-character abbreviations live in
+                             abbreviations.yaml, checked by test_abbrev.py).
 
 Country names themselves come from CLDR through Babel; these files add only what
 CLDR lacks, so several checks compare against Babel's territory names too.
@@ -49,8 +50,7 @@ WATCHED = (
 ).split()
 CORE = ["PRK", "IRN", "RUS", "CHN", "KOR", "USA", "JPN", "UKR", "ISR"]
 
-AMBIGUOUS_KEYS = {"stop", "case_sensitive", "needs_context",
-                  "zh_abbrev", "ko_abbrev", "ja_abbrev"}
+AMBIGUOUS_KEYS = {"stop", "case_sensitive", "needs_context"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -382,7 +382,7 @@ def test_ambiguous_file_structure():
     amb = load("ambiguous.yaml")
     assert isinstance(amb, dict)
     assert set(amb) <= AMBIGUOUS_KEYS, f"unknown sections: {sorted(set(amb) - AMBIGUOUS_KEYS)}"
-    assert "stop" in amb and "zh_abbrev" in amb
+    assert "stop" in amb
     for section in ("stop", "case_sensitive", "needs_context"):
         for lang, lst in (amb.get(section) or {}).items():
             assert isinstance(lang, str)
@@ -392,24 +392,6 @@ def test_ambiguous_file_structure():
                 assert "*" not in n[:-1], f"{section}[{lang}]: '*' only at the end: {n!r}"
             dup = {light(n) for n in lst if [light(x) for x in lst].count(light(n)) > 1}
             assert not dup, f"{section}[{lang}] duplicates: {dup}"
-
-
-@pytest.mark.parametrize("section", ["zh_abbrev", "ko_abbrev", "ja_abbrev"])
-def test_abbreviation_maps(section):
-    amb = load("ambiguous.yaml")
-    m = amb.get(section)
-    assert isinstance(m, dict) and m
-    seen: dict[str, str] = {}
-    for code, val in m.items():
-        assert pycountry.countries.get(alpha_3=code) is not None, f"{section}: {code} not ISO alpha-3"
-        vals = val if isinstance(val, list) else [val]
-        for ch in vals:
-            assert isinstance(ch, str) and len(ch) == 1, f"{section}.{code}: {ch!r} must be one character"
-            assert ch not in seen, f"{section}: {ch!r} used for both {seen[ch]} and {code}"
-            seen[ch] = code
-    for code, ch in {"CHN": "中", "RUS": "俄", "PRK": "朝", "KOR": "韩", "USA": "美"}.items():
-        if section == "zh_abbrev":
-            assert seen.get(ch) == code, f"zh_abbrev: {ch} should be {code}"
 
 
 # --------------------------------------------------------------------------- content

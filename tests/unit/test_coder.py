@@ -262,3 +262,33 @@ def test_coordinated_subjects_may_have_an_article_between_them(coder):
 def test_a_strike_called_is_a_threat_of_protest(coder):
     events = coder.code(article("Kenyan teachers called a strike.", "en"))
     assert [e.cameo for e in events] == ["133"]
+
+
+def test_coordinated_subjects_of_a_reciprocal_event_keep_their_pair(coder):
+    text = "Cuba and Venezuela held talks amid the crisis in Bolivia."
+    assert {e.pair for e in coder.code(article(text, "en"))} == {"CUB-VEN"}
+
+
+def test_a_background_cue_cancels_the_event_it_introduces(coder):
+    text = "Cuba praised Venezuela amid the war between Colombia and Peru."
+    pairs = {e.pair for e in coder.code(article(text, "en"))}
+    assert pairs == {"CUB-VEN"}
+    assert "COL-PER" in {e.pair for e in coder.code(article("Colombia waged war on Peru.", "en"))}
+
+
+def test_the_cldr_table_is_cached_and_a_broken_cache_is_rebuilt(tmp_path, monkeypatch):
+    from streams.coding import cldr
+
+    monkeypatch.setenv("GEOMON_CACHE_DIR", str(tmp_path))
+    cldr.cldr_names.cache_clear()
+    try:
+        built = cldr.cldr_names()
+        (cached,) = tmp_path.glob("cldr-names-*.json")
+        cldr.cldr_names.cache_clear()
+        assert cldr.cldr_names() == built  # read back from the file
+        cached.write_text("{not json", encoding="utf-8")
+        cldr.cldr_names.cache_clear()
+        assert cldr.cldr_names() == built  # rebuilt from Babel
+        assert cached.read_text(encoding="utf-8").startswith("[")
+    finally:
+        cldr.cldr_names.cache_clear()

@@ -183,7 +183,8 @@ def test_secrets_never_in_repr_or_dumps(clean_env) -> None:
 # ------------------------------------------------------------------ no unsafe deserialisation
 
 UNSAFE = re.compile(
-    r"yaml\.(load|load_all|unsafe_load|unsafe_load_all|full_load|full_load_all)\s*\("
+    r"yaml\.(load|load_all)\s*\((?![^)]*Loader\s*=\s*(yaml\.C?SafeLoader|_SAFE_LOADER)\b)"
+    r"|yaml\.(unsafe_load|unsafe_load_all|full_load|full_load_all)\s*\("
     r"|yaml\.(Loader|FullLoader|UnsafeLoader)\b"
     r"|\b(c?pickle|dill|shelve|marshal|jsonpickle)\b"
     r"|Loader\s*=\s*(yaml\.)?(Loader|FullLoader|UnsafeLoader)\b"
@@ -209,8 +210,18 @@ def test_the_pattern_catches_what_it_should() -> None:
     for bad in ("yaml.load(fh)", "yaml.load(fh, Loader=yaml.FullLoader)", "yaml.unsafe_load(x)",
                 "import pickle", "pickle.loads(b)", "yaml.full_load(x)", "Loader=yaml.Loader"):
         assert UNSAFE.search(bad), bad
-    for good in ("yaml.safe_load(fh)", "yaml.safe_dump(x)", "json.loads(b)"):
+    for good in ("yaml.safe_load(fh)", "yaml.safe_dump(x)", "json.loads(b)",
+                 "yaml.load(fh, Loader=_SAFE_LOADER)", "yaml.load(fh, Loader=yaml.CSafeLoader)"):
         assert not UNSAFE.search(good), good
+
+
+def test_the_config_loader_is_a_safe_one() -> None:
+    import yaml
+
+    from streams.coding.lexicon import _SAFE_LOADER
+
+    assert issubclass(_SAFE_LOADER, yaml.constructor.SafeConstructor)
+    assert not issubclass(_SAFE_LOADER, yaml.constructor.FullConstructor)
 
 
 def test_faust_serializers_are_not_pickle(settings) -> None:
