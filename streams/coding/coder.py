@@ -39,6 +39,7 @@ VOICE_ROOTS = frozenset({"10", "11", "12", "13"})
 RECIPROCAL_ROOTS = frozenset({"03", "04", "06"})
 RECIPROCAL_CODES = frozenset({"050", "057"})
 MAX_EVENTS_PER_SENTENCE = 2  # different roots from different triggers of one sentence
+BETWEEN_REACH = 20  # characters from a trigger to "between X and Y" after it
 OBJECT_GAP = 12  # characters between a verb trigger and a trigger that is its object
 PLACE_WINDOW = 24  # characters before/after a name searched for a place marker
 
@@ -58,6 +59,7 @@ class _LangTools:
     place_after: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
+    between: tuple[str, ...] = ()
 
 
 class Coder:
@@ -152,6 +154,7 @@ class Coder:
             place_before=tuple(sorted({fold(m) for lex in lexes for m in lex.place_before})),
             place_after=tuple(sorted({fold(m) for lex in lexes for m in lex.place_after})),
             agents=tuple(sorted({fold(m) for lex in lexes for m in lex.agent_markers})),
+            between=tuple(sorted({fold(m) for lex in lexes for m in lex.between})),
             subjects=tuple(
                 sorted({m for lex in lexes for m in lex.subject_markers}, key=len)[::-1]
             ),
@@ -241,7 +244,7 @@ class Coder:
             roles = tools.roles.find(sentence, folded)
         ordered = triggers[::-1] if tools.sov else triggers
         out: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]] = []
-        roots: set[str] = set()
+        roots: set[str] = set()  # one event per root: a second trigger of it retells it
         for trigger in ordered:
             code = self.codes[trigger.payload]
             if code.root in roots or len(out) >= MAX_EVENTS_PER_SENTENCE:
@@ -279,6 +282,9 @@ class Coder:
         actors = [m for m in mentions if visit or not _is_place(m, trigger, folded, tools)]
         if n_states >= 2 and len({m.payload[0].code for m in actors}) >= 2:
             reciprocal = code.root in RECIPROCAL_ROOTS or code.code in RECIPROCAL_CODES
+            both = _between(actors, trigger, sentence, folded, tools.between)
+            if both is not None:
+                return (code, both[0], both[1], trigger, False)
             pair = _source_target(actors, trigger, tools.sov, sentence, tools.subjects, reciprocal)
             if pair is not None:
                 source, target, directed = _passive(pair, trigger, folded, tools)
@@ -638,6 +644,33 @@ def _source_target(
     if not others:
         return None
     return first, others[0], False
+
+
+def _between(
+    mentions: list[Match[ActorPayload]],
+    trigger: Match[str],
+    text: str,
+    folded: str,
+    markers: tuple[str, ...],
+) -> tuple[Match[ActorPayload], Match[ActorPayload]] | None:
+    """Talks "between Washington and Pyongyang": the two names after the marker are the pair.
+
+    The marker must come right after the trigger (a few words at most) and join two names of
+    different states.
+    """
+    if not markers:
+        return None
+    after = [m for m in mentions if m.start >= trigger.end]
+    for i, first in enumerate(after[:-1]):
+        if first.start - trigger.end > BETWEEN_REACH:
+            return None
+        if not _marker_before(folded, first.start, markers):
+            continue
+        second = after[i + 1]
+        if second.payload[0].code != first.payload[0].code and _coordinated(first, second, text):
+            return first, second
+        return None
+    return None
 
 
 def _marker_before(folded: str, start: int, markers: tuple[str, ...]) -> bool:

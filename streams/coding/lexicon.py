@@ -72,6 +72,9 @@ class LanguageLexicon:
     agent_markers: tuple[str, ...] = ()
     # Particles after a verb-final language's subject or topic: が, は, 이, 가, ने.
     subject_markers: tuple[str, ...] = ()
+    # Prepositions naming both parties of the event before them: "talks between X and Y",
+    # "entre", "zwischen", "antara", "между", "بين".
+    between: tuple[str, ...] = ()
     # Words that make the event after them background, not news: "amid the war", "since
     # the invasion", "di tengah perang". They cancel a trigger as speculation does.
     background: tuple[str, ...] = ()
@@ -180,6 +183,7 @@ def load_lexicon(path: Path) -> LanguageLexicon:
         subject_markers=_str_list(data.get("subject_markers"), f"{path}: subject_markers"),
         not_triggers=_str_list(data.get("not_triggers"), f"{path}: not_triggers"),
         background=_str_list(data.get("background"), f"{path}: background"),
+        between=_str_list(data.get("between"), f"{path}: between"),
     )
 
 

@@ -292,3 +292,8 @@ def test_the_cldr_table_is_cached_and_a_broken_cache_is_rebuilt(tmp_path, monkey
         assert cached.read_text(encoding="utf-8").startswith("[")
     finally:
         cldr.cldr_names.cache_clear()
+
+
+def test_between_names_both_parties_of_the_event_before_it(coder):
+    text = "Cuba hosted talks between Colombia and Peru."
+    assert "COL-PER" in {e.pair for e in coder.code(article(text, "en"))}
