@@ -244,6 +244,8 @@ class Coder:
             roles = tools.roles.find(sentence, folded)
         ordered = triggers[::-1] if tools.sov else triggers
         out: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]] = []
+        extra: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]
+        extra = []  # the other states of a listed source or target ("A, B and C")
         roots: set[str] = set()  # one event per root: a second trigger of it retells it
         for trigger in ordered:
             code = self.codes[trigger.payload]
@@ -255,7 +257,9 @@ class Coder:
             if found is not None:
                 roots.add(found[0].root)
                 out.append(found)
-        return out
+                if not tools.sov:  # verb-final lists read differently: not yet
+                    extra.extend(_listed(found, mentions, sentence))
+        return out + extra
 
     def _code_trigger(
         self,
@@ -566,9 +570,15 @@ def _coordinated(a: Match[ActorPayload], b: Match[ActorPayload], text: str) -> b
     """Tell coordinated subjects ("China and Russia", "Pyongyang dan Teheran") by a short joiner."""
     gap = text[a.end : b.start].strip()
     # a joiner and at most an article: "and", "und der", "et l'", "y el", "и", "و"
+    # (words of at most three letters: "llegó a" between two names is no joiner); in scripts
+    # without spaces only a conjunction or list mark: 和, 与, 、, と, や
+    words = gap.split()
+    if any(script_of(ch) == "han" for ch in gap):
+        return gap in CJK_JOINERS
     return (
         0 < len(gap) <= 8
-        and len(gap.split()) <= 2
+        and len(words) <= 2
+        and all(len(w.strip(",")) <= 3 for w in words)
         and not any(ch.isdigit() or ch in '.;:!?()"«»“”' for ch in gap)
     )
 
@@ -644,6 +654,56 @@ def _source_target(
     if not others:
         return None
     return first, others[0], False
+
+
+CJK_JOINERS = frozenset({"和", "与", "與", "及", "、", "同", "跟", "と", "や", "及び"})
+MAX_LISTED = 6  # events added for the other members of listed sources or targets
+
+
+def _listed(
+    event: tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool],
+    mentions: list[Match[ActorPayload]],
+    text: str,
+) -> list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]:
+    """The same event for every member of a list of names joined by commas and "and".
+
+    "Sanctions on Sudan, Cuba and Libya", "Pyongyang and Tehran backed Moscow".
+    """
+    code, source, target, trigger, directed = event
+    if source.payload[0].kind == "role" or target.payload[0].kind == "role":
+        return []
+    ordered = sorted(mentions, key=lambda m: m.start)
+
+    def chain(m: Match[ActorPayload], step: int) -> list[Match[ActorPayload]]:
+        out: list[Match[ActorPayload]] = []
+        i = ordered.index(m) if m in ordered else -1
+        while i >= 0 and 0 <= i + step < len(ordered):
+            a, b = (ordered[i], ordered[i + step]) if step > 0 else (ordered[i + step], ordered[i])
+            if b.start < a.end or not _coordinated(a, b, text):
+                break
+            nxt = ordered[i + step]
+            if trigger.start < nxt.end and nxt.start < trigger.end:
+                break
+            out.append(nxt)
+            i += step
+        return out
+
+    sources = [source]
+    if source.end <= trigger.start:
+        sources += [m for m in chain(source, -1) + chain(source, +1) if m.end <= trigger.start]
+    targets = [target]
+    if target.start >= trigger.end:
+        targets += chain(target, +1)
+    extra = []
+    seen = {(source.payload[0].code, target.payload[0].code)}
+    for s in sources:
+        for t in targets:
+            key = (s.payload[0].code, t.payload[0].code)
+            if key[0] == key[1] or key in seen or (key[1], key[0]) in seen:
+                continue
+            seen.add(key)
+            extra.append((code, s, t, trigger, directed))
+    return extra[:MAX_LISTED]
 
 
 def _between(

@@ -192,9 +192,11 @@ def test_a_name_before_the_full_mention_is_not_resolved(coder):
 
 def test_coordinated_subjects_act_on_the_state_after_the_verb(coder):
     events = coder.code(article("Cuba and Venezuela praised Russia on Monday.", "en"))
-    assert {e.pair for e in events} == {"CUB-RUS"}
-    (ev,) = events
-    assert (ev.source, ev.target, ev.root) == ("CUB", "RUS", "05")
+    assert {e.pair for e in events} == {"CUB-RUS", "RUS-VEN"}
+    assert {(e.source, e.target, e.root) for e in events} == {
+        ("CUB", "RUS", "05"),
+        ("VEN", "RUS", "05"),
+    }
 
 
 def test_coordinated_subjects_with_nobody_after_the_verb_act_together(coder):
@@ -297,3 +299,15 @@ def test_the_cldr_table_is_cached_and_a_broken_cache_is_rebuilt(tmp_path, monkey
 def test_between_names_both_parties_of_the_event_before_it(coder):
     text = "Cuba hosted talks between Colombia and Peru."
     assert "COL-PER" in {e.pair for e in coder.code(article(text, "en"))}
+
+
+def test_a_listed_target_gives_the_event_for_every_member(coder):
+    text = "Canada imposed sanctions on Cuba, Venezuela and Nicaragua."
+    pairs = {e.pair for e in coder.code(article(text, "en")) if e.root == "16"}
+    assert pairs == {"CAN-CUB", "CAN-VEN", "CAN-NIC"}
+
+
+def test_listed_sources_share_the_event(coder):
+    text = "Cuba and Venezuela condemned Canada."
+    pairs = {e.pair for e in coder.code(article(text, "en"))}
+    assert pairs == {"CAN-CUB", "CAN-VEN"}
