@@ -29,6 +29,11 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
 
 
+def _own_copy(cluster: Cluster) -> Cluster:
+    """A copy of the cluster whose lists can be changed without touching the original's."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in cluster.items()}
+
+
 def process_event(
     state: PairState | None,
     clusters: list[Cluster] | None,
@@ -38,7 +43,9 @@ def process_event(
     now: datetime | None = None,
 ) -> Outcome:
     """Cluster the event's article into a story, then alert or update as the story needs."""
-    clusters = [dict(c) for c in clusters or []]
+    # The given clusters are left as they are (a table holds them, maybe an unsent changelog
+    # record): the list is new, and the one cluster this event changes is copied first.
+    clusters = list(clusters or [])
     if watch is None or not watch.wants(event.cameo, event.confidence):
         return Outcome(dict(state or {}), clusters)
     now = now or utcnow()
@@ -47,6 +54,9 @@ def process_event(
     if cluster is None:
         cluster = new_cluster(event.story_id, event.url, event.signature, when)
         clusters.append(cluster)
+    else:
+        at = next(i for i, c in enumerate(clusters) if c is cluster)
+        cluster = clusters[at] = _own_copy(cluster)
     first_article = not cluster["articles"]
     new_article = add_copy(
         cluster, event.article_id, event.story_id, event.url, event.source_name, when

@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import faust
 from pydantic import ValidationError
 
-from alerts.engine import process_event
+from alerts.engine import Outcome, process_event
 from alerts.ledger import SentLedger
 from alerts.sinks import deliver
 from alerts.watchlist import Watchlist, WatchlistError, load_watchlist
@@ -27,7 +28,7 @@ from streams import metrics as M
 from streams import topics as T
 from streams.coding.coder import Coder
 from streams.normalize import Rejection, normalize
-from streams.records import CleanArticle, CodedEvent, dump_json
+from streams.records import Alert, CleanArticle, CodedEvent, dump_json
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,133 @@ class Pipeline:
     agents: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
     coder: CoderProvider | None = None
+
+
+#: Events whose alerts may await their acks at once; beyond, the agent waits for the oldest.
+MAX_PENDING_EVENTS = 256
+
+
+class AlertPipeline:
+    """The alert agent's events in flight: sent, waiting for acks, then written and acked.
+
+    ``submit`` takes an event once its alerts are sent. When the event raised no alert and
+    nothing of its partition is in flight, its table updates are written and it is acked at
+    once. Otherwise a task per event waits for the event before it in the same partition, then
+    for its own alerts' acks, then writes the tables and acks the event: tables and committed
+    offsets advance in the order of the partition, and only past acknowledged alerts. The task
+    runs in a copy of the agent's context, so Faust still sees the event as the current one
+    (its partition is the changelog partition of the table writes).
+
+    Until an event's updates are in the tables, ``state``, ``clusters`` and ``emitted`` serve
+    them from an overlay, so the next event of the pair is decided exactly as if the agent had
+    waited.
+    """
+
+    def __init__(self, stream: Any, pair_state: Any, stories: Any, emitted: Any) -> None:
+        self.stream = stream
+        self.tables = (pair_state, stories, emitted)
+        self.pending_state: dict[str, Any] = {}
+        self.pending_clusters: dict[str, Any] = {}
+        self.pending_emitted: dict[str, dict[str, Any]] = {}
+        self.tails: dict[Any, asyncio.Task[None]] = {}  # last task per partition
+        self.inflight: deque[asyncio.Task[None]] = deque()
+        self.failure: BaseException | None = None
+
+    def state(self, pair: str) -> Any:
+        """The pair's rule state, including updates not yet written."""
+        if pair in self.pending_state:
+            return self.pending_state[pair]
+        return self.tables[0].get(pair)
+
+    def clusters(self, pair: str) -> Any:
+        """The pair's story clusters, including updates not yet written."""
+        if pair in self.pending_clusters:
+            return self.pending_clusters[pair]
+        return self.tables[1].get(pair)
+
+    def emitted(self, alert_id: str) -> dict[str, Any] | None:
+        """The latest version of an alert, including one whose ack is pending."""
+        if alert_id in self.pending_emitted:
+            return self.pending_emitted[alert_id]
+        value: dict[str, Any] | None = self.tables[2].get(alert_id)
+        return value
+
+    def raise_failure(self) -> None:
+        """Raise the error of a send that failed (the agent then stops, unacked)."""
+        if self.failure is not None:
+            raise self.failure
+
+    async def submit(
+        self,
+        event: Any,
+        pair: str,
+        outcome: Outcome,
+        acks: list[Awaitable[Any]],
+        delivered: Callable[[], None],
+    ) -> None:
+        """Write and ack *event* now, or once its acks and its partition's earlier events are in."""
+        self.raise_failure()
+        updates = {a.alert_id: a.model_dump(mode="json") for a in outcome.alerts}
+        tp = event.message.tp
+        previous = self.tails.get(tp)
+        if previous is not None and previous.done():
+            previous = None
+        if previous is None and not acks:
+            self._write(pair, outcome, updates)
+            delivered()
+            await self.stream.ack(event)
+            return
+        self.pending_state[pair] = outcome.state
+        self.pending_clusters[pair] = outcome.clusters
+        self.pending_emitted.update(updates)
+        task = asyncio.create_task(
+            self._finish(event, pair, outcome, updates, acks, delivered, previous)
+        )
+        self.tails[tp] = task
+        self.inflight.append(task)
+        while self.inflight and self.inflight[0].done():
+            self.inflight.popleft()
+        while len(self.inflight) > MAX_PENDING_EVENTS:
+            await asyncio.wait([self.inflight.popleft()])
+
+    async def _finish(
+        self,
+        event: Any,
+        pair: str,
+        outcome: Outcome,
+        updates: dict[str, dict[str, Any]],
+        acks: list[Awaitable[Any]],
+        delivered: Callable[[], None],
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        if previous is not None:
+            await previous  # never raises but when cancelled: failures are in self.failure
+        if self.failure is not None:
+            return  # an earlier event's alert failed: this one stays unacknowledged too
+        results = await asyncio.gather(*acks, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            log.error("alert send failed, the event stays unacknowledged: %r", errors[0])
+            self.failure = errors[0]
+            return
+        self._write(pair, outcome, updates)
+        delivered()
+        # Drop the overlay entries unless a later event of the pair has replaced them.
+        if self.pending_state.get(pair) is outcome.state:
+            del self.pending_state[pair]
+        if self.pending_clusters.get(pair) is outcome.clusters:
+            del self.pending_clusters[pair]
+        for alert_id, value in updates.items():
+            if self.pending_emitted.get(alert_id) is value:
+                del self.pending_emitted[alert_id]
+        await self.stream.ack(event)
+
+    def _write(self, pair: str, outcome: Outcome, updates: dict[str, dict[str, Any]]) -> None:
+        pair_state, stories, emitted = self.tables
+        for alert_id, value in updates.items():
+            emitted[alert_id] = value
+        pair_state[pair] = outcome.state
+        stories[pair] = outcome.clusters
 
 
 def make_faust_app(settings: Settings) -> faust.App:
@@ -205,38 +333,56 @@ def create_pipeline(
 
     @app.agent(tp[T.EVENTS], name="geomon.alert", concurrency=1)
     async def alert_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str | None]:
-        """Apply the watch list's rules; emit each alert id once."""
-        async for raw in stream:
+        """Apply the watch list's rules; emit each alert id once.
+
+        An event's alerts are sent at once, without waiting for their acks before the next
+        event: a wait per alert would cap the agent at one broker round trip per alert. What
+        at-least-once needs stays in order per partition (see ``AlertPipeline``): an event's
+        table updates are written, and the event acked (so its offset may be committed), only
+        after every alert it raised is acknowledged and every earlier event of its partition
+        is done. Until then the next events of the pair see its updates in an overlay.
+        """
+        # Events are acked by AlertPipeline, after their alerts (StreamT does not declare noack).
+        manual: Any = cast(Any, stream).noack()
+        flow = AlertPipeline(manual, pair_state, stories, emitted)
+        async for event in manual.events():
+            flow.raise_failure()  # a send that failed stops the agent, as an await would
             try:
-                ev = CodedEvent.model_validate_json(raw)
+                ev = CodedEvent.model_validate_json(event.value)
             except ValidationError as exc:
                 log.warning("skipping invalid event: %s", exc.errors()[0]["msg"])
+                await manual.ack(event)
+                yield None
+                continue
+            watch = pipe.watchlist.get(ev.pair)
+            if watch is None or not watch.wants(ev.cameo, ev.confidence):
+                await manual.ack(event)  # nothing to decide or store for this event
                 yield None
                 continue
             if ledger is not None and not ledger.ready.is_set():
                 await asyncio.to_thread(ledger.ready.wait, 120.0)
             outcome = process_event(
-                pair_state.get(ev.pair),
-                stories.get(ev.pair),
-                ev,
-                pipe.watchlist.get(ev.pair),
-                emitted.get,
+                flow.state(ev.pair), flow.clusters(ev.pair), ev, watch, flow.emitted
             )
-            # Send first and wait for the broker's ack, then record in the tables: a crash in
-            # between re-sends on re-processing, which the ledger (the topic itself) prevents.
+            # Send now; the tables record an alert only once the broker has acknowledged it
+            # (AlertPipeline.finish). A crash before that re-processes the event, and the
+            # ledger (the alerts topic itself) keeps an alert already sent from repeating.
+            acks: list[Awaitable[Any]] = []
+            sent: list[Alert] = []
             for alert in outcome.alerts:
                 if ledger is None or (alert.alert_id, alert.version) not in ledger:
                     body = dump_json(alert)
-                    acks = [await tp[T.ALERTS].send(key=alert.pair.encode(), value=body)]
+                    key = alert.pair.encode()
+                    acks.append(await tp[T.ALERTS].send(key=key, value=body))
                     if alert.pair in pair_topics:
-                        acks.append(
-                            await pair_topics[alert.pair].send(key=alert.pair.encode(), value=body)
-                        )
-                    for ack in acks:
-                        await ack
+                        acks.append(await pair_topics[alert.pair].send(key=key, value=body))
+                    sent.append(alert)
+
+            def delivered(alerts: list[Alert] = sent, ingested_at: Any = ev.ingested_at) -> None:
+                for alert in alerts:
                     if ledger is not None:
                         ledger.add(alert.alert_id, alert.version)
-                    m.alert_emitted(alert, ev.ingested_at)
+                    m.alert_emitted(alert, ingested_at)
                     log.info(
                         "alert %s %s %s v%d",
                         alert.pair,
@@ -244,9 +390,8 @@ def create_pipeline(
                         alert.alert_id,
                         alert.version,
                     )
-                emitted[alert.alert_id] = alert.model_dump(mode="json")
-            pair_state[ev.pair] = outcome.state
-            stories[ev.pair] = outcome.clusters
+
+            await flow.submit(event, ev.pair, outcome, acks, delivered)
             yield ",".join(f"{a.alert_id}:{a.version}" for a in outcome.alerts) or None
 
     webhooks = [u.strip() for u in settings.webhook_urls.split(",") if u.strip()]

@@ -159,6 +159,10 @@ class Metrics:
             registry=registry,
         )
         self.build_info.labels(version=geomon_version(), coder_version=CODER_VERSION).set(1)
+        # Children of the per-article counters, by label values: ``labels()`` takes a lock and
+        # builds a key on every call, and these are counted for every article and event.
+        self._ok_children: dict[str, Any] = {}
+        self._event_children: dict[tuple[str, str], Any] = {}
 
     def label_values(self) -> dict[str, dict[str, frozenset[str]]]:
         """Every label of every geomon metric and the values it may take (for tests, docs)."""
@@ -192,7 +196,11 @@ class Metrics:
 
     def article_ok(self, lang: str) -> None:
         """Count an article the normalize agent accepted."""
-        self.articles.labels(lang=bounded(lang, self.languages), status="ok").inc()
+        lang = bounded(lang, self.languages)
+        child = self._ok_children.get(lang)
+        if child is None:
+            child = self._ok_children[lang] = self.articles.labels(lang=lang, status="ok")
+        child.inc()
 
     def article_rejected(self, reason: str) -> None:
         """Count a message the normalize agent rejected (language unknown: ``other``)."""
@@ -213,9 +221,13 @@ class Metrics:
 
     def coded(self, events: Iterable[CodedEvent]) -> None:
         """Count the events the coder made of one article."""
+        pairs = self._pairs()
         for ev in events:
-            pair = bounded(ev.pair, self._pairs())
-            self.events.labels(pair=pair, root=bounded(ev.root, ROOTS)).inc()
+            key = (bounded(ev.pair, pairs), bounded(ev.root, ROOTS))
+            child = self._event_children.get(key)
+            if child is None:
+                child = self._event_children[key] = self.events.labels(pair=key[0], root=key[1])
+            child.inc()
 
     def alert_emitted(self, alert: Alert, ingested_at: datetime | None) -> None:
         """Count an emitted alert; observe ingest → alert when the article had an ingest time."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from unittest.mock import AsyncMock
 
 import pytest
 
@@ -101,3 +103,82 @@ async def test_a_coder_failure_dead_letters_the_article_and_the_agent_goes_on(se
     (dead,) = sent(p.topics[T.ARTICLES_DLQ])
     assert dead[2]["geomon-reason"] == b"coder_error"
     assert b"coder bug" in dead[2]["geomon-detail"]
+
+
+def held_sends(p: Pipeline) -> list[asyncio.Future[None]]:
+    """Make every send of *p* return a future the test acknowledges (or fails) itself."""
+    pending: list[asyncio.Future[None]] = []
+
+    async def send(**kwargs: object) -> asyncio.Future[None]:
+        fut = asyncio.get_running_loop().create_future()
+        pending.append(fut)
+        return fut
+
+    for topic in [*p.topics.values(), *p.pair_topics.values()]:
+        topic.send = AsyncMock(side_effect=send)
+    return pending
+
+
+async def settle(until, tries: int = 200) -> None:
+    for _ in range(tries):
+        if until():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached")
+
+
+def story_and_copy(coder) -> tuple[CodedEvent, CodedEvent]:
+    article = CleanArticle(id="a1", lang="en", story_id="s1", source="Example Times",
+                           text="North Korea's economic delegation visited Iran on Tuesday.")
+    (event,) = [e for e in coder.code(article) if e.pair == "IRN-PRK"]
+    copy = event.model_copy(update={"event_id": "e-copy", "article_id": "a2",
+                                    "source_name": "Other Wire"})
+    return event, copy
+
+
+async def test_alert_agent_goes_on_before_acks_and_records_only_acked_alerts(settings, coder):
+    p = create_pipeline(settings, coder=lambda: coder, watchlist=WATCH)
+    pending = held_sends(p)
+    event, copy = story_and_copy(coder)
+    emitted, stories = p.tables["emitted"], p.tables["stories"]
+    async with p.agents["alert"].test_context() as agent:
+        first = await agent.put(event.model_dump_json().encode())
+        alert_id, version = agent.results[first.message.offset].split(":")
+        assert version == "1"
+        assert len(pending) == 2  # geomon.alerts and the pair's topic, neither acknowledged
+        # the next copy of the story is decided at once, on the first one's pending updates
+        second = await agent.put(copy.model_dump_json().encode())
+        assert agent.results[second.message.offset] == f"{alert_id}:2"
+        assert len(pending) == 4
+        # nothing is recorded, nor any event acknowledged, before the broker acks the alerts
+        assert emitted.get(alert_id) is None
+        assert stories.get("IRN-PRK") is None
+        assert not first.message.acked and not second.message.acked
+        for fut in pending[2:]:  # the second event's acks come first: it still waits
+            fut.set_result(None)
+        await asyncio.sleep(0.05)
+        assert emitted.get(alert_id) is None
+        assert not second.message.acked
+        for fut in pending[:2]:
+            fut.set_result(None)
+        await settle(lambda: second.message.acked)
+        assert first.message.acked
+        assert emitted[alert_id]["version"] == 2
+        assert emitted[alert_id]["sources"] == ["Example Times", "Other Wire"]
+        assert stories["IRN-PRK"][0]["articles"] == ["a1", "a2"]
+
+
+async def test_a_failed_alert_send_stops_the_alert_agent_unacknowledged(settings, coder):
+    p = create_pipeline(settings, coder=lambda: coder, watchlist=WATCH)
+    pending = held_sends(p)
+    event, copy = story_and_copy(coder)
+    with pytest.raises(RuntimeError, match="broker said no"):
+        async with p.agents["alert"].test_context() as agent:
+            first = await agent.put(event.model_dump_json().encode())
+            for fut in pending:
+                fut.set_exception(RuntimeError("broker said no"))
+            await asyncio.sleep(0.05)
+            await agent.put(copy.model_dump_json().encode())
+    assert not first.message.acked
+    assert p.tables["emitted"].get(event.event_id) is None
+    assert p.tables["stories"].get("IRN-PRK") is None
