@@ -286,8 +286,9 @@ class Coder:
         actors = [m for m in mentions if visit or not _is_place(m, trigger, folded, tools)]
         if n_states >= 2 and len({m.payload[0].code for m in actors}) >= 2:
             reciprocal = code.root in RECIPROCAL_ROOTS or code.code in RECIPROCAL_CODES
+            # (a mediation "between X and Y" has X and Y as its targets, not as a pair)
             both = _between(actors, trigger, sentence, folded, tools.between)
-            if both is not None:
+            if both is not None and code.code != "045":
                 return (code, both[0], both[1], trigger, False)
             pair = _source_target(actors, trigger, tools.sov, sentence, tools.subjects, reciprocal)
             if pair is not None:
@@ -630,6 +631,10 @@ def _source_target(
         if not rest:
             return None
         return target, rest[0], False
+    # A new clause (", and …", "; …") before the trigger has its own subject: names before
+    # it are not the trigger's source ("X backed Y's war, and both are accused of arming Y").
+    boundary = max((b.end() for b in _CLAUSE.finditer(text, 0, trigger.start)), default=0)
+    before = [m for m in before if m.start >= boundary]
     if len(before) >= 2 and _coordinated(before[-2], before[-1], text):
         a, b = before[-2], before[-1]
         if a.payload[0].code != b.payload[0].code:
@@ -648,6 +653,8 @@ def _source_target(
         if others_before:
             return others_before[-1], source, False
         return None
+    if not after:
+        return None
     codes = [m for m in after]
     first = codes[0]
     others = [m for m in codes[1:] if m.payload[0].code != first.payload[0].code]
@@ -656,6 +663,12 @@ def _source_target(
     return first, others[0], False
 
 
+# A clause break: a semicolon, or a comma and a coordinating conjunction (many languages).
+_CLAUSE = re.compile(
+    r";|,\s*(?:and|but|while|whereas|dan|tetapi|namun|sementara|y|pero|mientras|e|mas|"
+    r"et|mais|und|aber|während|и|а|но|і|але|ve|ama|và|nhưng|و|لكن)\s",
+    re.IGNORECASE,
+)
 CJK_JOINERS = frozenset({"和", "与", "與", "及", "、", "同", "跟", "と", "や", "及び"})
 MAX_LISTED = 6  # events added for the other members of listed sources or targets
 

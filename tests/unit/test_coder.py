@@ -311,3 +311,22 @@ def test_listed_sources_share_the_event(coder):
     text = "Cuba and Venezuela condemned Canada."
     pairs = {e.pair for e in coder.code(article(text, "en"))}
     assert pairs == {"CAN-CUB", "CAN-VEN"}
+
+
+def test_a_new_clause_has_its_own_subject(coder):
+    text = "Cuba praised Venezuela, and the rebels attacked Colombia."
+    pairs = {e.pair for e in coder.code(article(text, "en"))}
+    assert "COL-VEN" not in pairs and "COL-CUB" not in pairs
+    assert "CUB-VEN" in pairs
+
+
+def test_the_seed_article_gives_its_three_pairs(coder):
+    from tests.conftest import REPO_ROOT
+
+    seed = REPO_ROOT.parent / "shared" / "seed" / "genpi-2024-04-27-dprk-iran.id.txt"
+    if not seed.exists():
+        pytest.skip("../shared/seed is not beside this checkout")
+    events = coder.code(article(seed.read_text(encoding="utf-8"), "id"))
+    got = {(e.pair, e.cameo) for e in events}
+    assert {("IRN-PRK", "042"), ("PRK-RUS", "062"), ("CHN-PRK", "043")} <= got
+    assert not any("Drama" in e.evidence.sentence for e in events)
