@@ -60,6 +60,7 @@ class _LangTools:
     agents: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
     between: tuple[str, ...] = ()
+    adjectives_follow: bool = False
 
 
 class Coder:
@@ -155,6 +156,7 @@ class Coder:
             place_after=tuple(sorted({fold(m) for lex in lexes for m in lex.place_after})),
             agents=tuple(sorted({fold(m) for lex in lexes for m in lex.agent_markers})),
             between=tuple(sorted({fold(m) for lex in lexes for m in lex.between})),
+            adjectives_follow=all(lex.adjectives_follow for lex in lexes),
             subjects=tuple(
                 sorted({m for lex in lexes for m in lex.subject_markers}, key=len)[::-1]
             ),
@@ -243,6 +245,15 @@ class Coder:
         if roles is None:
             roles = tools.roles.find(sentence, folded)
         ordered = triggers[::-1] if tools.sov else triggers
+        # The place a visit goes to ("arrived in Beijing") is the host of that visit only;
+        # for the sentence's other triggers it is a place.
+        visits = [t for t in triggers if t.payload in ("042", "043")]
+        hosts = {
+            (m.start, m.end)
+            for m in mentions
+            for t in visits
+            if 0 <= m.start - t.end <= 3 and not tools.sov
+        }
         out: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]] = []
         extra: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]
         extra = []  # the other states of a listed source or target ("A, B and C")
@@ -252,7 +263,7 @@ class Coder:
             if code.root in roots or len(out) >= MAX_EVENTS_PER_SENTENCE:
                 continue
             found = self._code_trigger(
-                tools, sentence, folded, mentions, trigger, len(countries), cues, roles
+                tools, sentence, folded, mentions, trigger, len(countries), cues, roles, hosts
             )
             if found is not None:
                 roots.add(found[0].root)
@@ -271,6 +282,7 @@ class Coder:
         n_states: int,
         cues: list[Match[_Cue]],
         roles: list[Match[str]],
+        hosts: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
     ) -> tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool] | None:
         """The event of one trigger: the pair nearest it, or a one-state event."""
         if _cancelled(cues, trigger, tools.sov, folded):
@@ -283,13 +295,21 @@ class Coder:
         # A visit's place is its host ("the minister was in Pyongyang on a visit"), also
         # when the visit is only planned (036).
         visit = trigger.payload in ("042", "043")
-        actors = [m for m in mentions if visit or not _is_place(m, trigger, folded, tools)]
+        actors = [
+            m
+            for m in mentions
+            if visit or not (_is_place(m, trigger, folded, tools) or (m.start, m.end) in hosts)
+        ]
         if n_states >= 2 and len({m.payload[0].code for m in actors}) >= 2:
             reciprocal = code.root in RECIPROCAL_ROOTS or code.code in RECIPROCAL_CODES
             # (a mediation "between X and Y" has X and Y as its targets, not as a pair)
             both = _between(actors, trigger, sentence, folded, tools.between)
             if both is not None and code.code != "045":
                 return (code, both[0], both[1], trigger, False)
+            if tools.adjectives_follow:
+                agent = _agent_adjective(actors, trigger, sentence)
+                if agent is not None:
+                    return (code, agent[0], agent[1], trigger, True)
             pair = _source_target(actors, trigger, tools.sov, sentence, tools.subjects, reciprocal)
             if pair is not None:
                 source, target, directed = _passive(pair, trigger, folded, tools)
@@ -323,7 +343,9 @@ class Coder:
         doc = "\n".join(sent.text for sent in sents)
         folded = fold(doc)
         tools = self._tools_for(article.lang, doc)
-        mentions_all = _with_surnames(self.actors(doc, article.lang, folded), doc)
+        lexicon = self.knowledge.lexicons.get(article.lang)
+        titles = lexicon.titles if lexicon is not None else ()
+        mentions_all = _with_surnames(self.actors(doc, article.lang, folded), doc, titles)
         found = _by_sentence(mentions_all, starts, sents)
         trig = (
             _by_sentence(
@@ -498,22 +520,36 @@ PERSON_KINDS = frozenset({"leader", "official"})
 _WORD = re.compile(r"[^\W\d_]+")
 
 
-def _with_surnames(mentions: list[Match[ActorPayload]], doc: str) -> list[Match[ActorPayload]]:
+def _with_surnames(
+    mentions: list[Match[ActorPayload]], doc: str, titles: tuple[str, ...] = ()
+) -> list[Match[ActorPayload]]:
     """Leaders and ministers named in full once are later named by one of their names alone.
 
     "Kim Jong Un … Kim hosted …", "Vladimir Putin … Putin said": after a full mention of a
     person of a state, the family name (first word of an East Asian name, last word of most
     others) stands for the same state. A word that two different states' people share in the
     article ("Kim" of both Koreas) stands for neither; only capitalised words of spaced
-    scripts count, at least three letters long unless it is the first word (Xi, Li).
+    scripts count, at least three letters long unless it is the first word (Xi, Li). In
+    Chinese, Japanese and Korean a name is one word and its family name one character, which
+    stands for the person only before a title of the language (김 위원장, 金総書記, 习主席).
     """
     words: dict[str, tuple[int, ActorPayload | None]] = {}
+    titled: dict[str, tuple[int, ActorPayload | None]] = {}
     for m in mentions:
         ref = m.payload[0]
         if ref.kind not in PERSON_KINDS or not ref.code:
             continue
         parts = _WORD.findall(doc[m.start : m.end])
-        if len(parts) < 2 or script_of(parts[0][0]) in ("han", "hangul"):
+        if parts and script_of(parts[0][0]) in ("han", "hangul"):
+            name = parts[0]
+            if titles and 2 <= len(name) <= 4:
+                seen = titled.get(name[0])
+                if seen is None:
+                    titled[name[0]] = (m.end, m.payload)
+                elif seen[1] is not None and seen[1][0].code != ref.code:
+                    titled[name[0]] = (seen[0], None)
+            continue
+        if len(parts) < 2:
             continue
         for i, word in ((0, parts[0]), (-1, parts[-1])):
             if not word[0].isupper() or len(word) < (2 if i == 0 else 3):
@@ -523,9 +559,19 @@ def _with_surnames(mentions: list[Match[ActorPayload]], doc: str) -> list[Match[
                 words[word] = (m.end, m.payload)
             elif seen[1] is not None and seen[1][0].code != ref.code:
                 words[word] = (seen[0], None)
-    if not words:
+    if not words and not titled:
         return mentions
     added: list[Match[ActorPayload]] = []
+    title_re = "|".join(re.escape(t) for t in sorted(titles, key=len, reverse=True))
+    for char, (after, payload) in titled.items():
+        if payload is None:
+            continue
+        start = r"(?<![^\W\d_])" if script_of(char) == "hangul" else ""  # 한글 has spaces
+        for hit in re.finditer(rf"{start}{re.escape(char)} ?(?:{title_re})", doc):
+            span = Match(hit.start(), hit.start() + 1, payload)
+            if hit.start() < after or any(_overlaps(m, span) for m in mentions):
+                continue
+            added.append(Match(hit.start(), hit.start() + 1, (payload[0], payload[1], False)))
     for word, (after, payload) in words.items():
         if payload is None:
             continue
@@ -669,6 +715,11 @@ _CLAUSE = re.compile(
     r"et|mais|und|aber|während|и|а|но|і|але|ve|ama|và|nhưng|و|لكن)\s",
     re.IGNORECASE,
 )
+# What joins the members of a list of names: a comma, or "and" (with an article after it).
+_LIST_JOINER = re.compile(
+    r"(?:,|、|,?\s*(?:and|y|e|et|und|dan|serta|и|і|та|ve|và|و|和|与|及)(?:\s+\w{1,3})?)$",
+    re.IGNORECASE,
+)
 CJK_JOINERS = frozenset({"和", "与", "與", "及", "、", "同", "跟", "と", "や", "及び"})
 MAX_LISTED = 6  # events added for the other members of listed sources or targets
 
@@ -692,7 +743,7 @@ def _listed(
         i = ordered.index(m) if m in ordered else -1
         while i >= 0 and 0 <= i + step < len(ordered):
             a, b = (ordered[i], ordered[i + step]) if step > 0 else (ordered[i + step], ordered[i])
-            if b.start < a.end or not _coordinated(a, b, text):
+            if b.start < a.end or not _LIST_JOINER.match(text[a.end : b.start].strip()):
                 break
             nxt = ordered[i + step]
             if trigger.start < nxt.end and nxt.start < trigger.end:
@@ -717,6 +768,23 @@ def _listed(
             seen.add(key)
             extra.append((code, s, t, trigger, directed))
     return extra[:MAX_LISTED]
+
+
+def _agent_adjective(
+    mentions: list[Match[ActorPayload]], trigger: Match[str], text: str
+) -> tuple[Match[ActorPayload], Match[ActorPayload]] | None:
+    """A demonym right after the trigger is its agent, the next other state its target.
+
+    "La invasión rusa a Ucrania", in languages whose adjectives follow the noun.
+    """
+    after = [m for m in mentions if m.start >= trigger.end]
+    if not after or after[0].payload[0].kind != "demonym":
+        return None
+    if text[trigger.end : after[0].start].strip():
+        return None
+    agent = after[0]
+    rest = [m for m in after[1:] if m.payload[0].code != agent.payload[0].code]
+    return (agent, rest[0]) if rest else None
 
 
 def _between(

@@ -72,6 +72,12 @@ class LanguageLexicon:
     agent_markers: tuple[str, ...] = ()
     # Particles after a verb-final language's subject or topic: が, は, 이, 가, ने.
     subject_markers: tuple[str, ...] = ()
+    # Adjectives follow their noun ("la invasión rusa a Ucrania"): a demonym right after a
+    # trigger is its agent.
+    adjectives_follow: bool = False
+    # Titles after a one-character family name that make it stand for the person named in
+    # full before (김 위원장, 金総書記, 习主席); languages that write names as one word.
+    titles: tuple[str, ...] = ()
     # Prepositions naming both parties of the event before them: "talks between X and Y",
     # "entre", "zwischen", "antara", "между", "بين".
     between: tuple[str, ...] = ()
@@ -184,6 +190,8 @@ def load_lexicon(path: Path) -> LanguageLexicon:
         not_triggers=_str_list(data.get("not_triggers"), f"{path}: not_triggers"),
         background=_str_list(data.get("background"), f"{path}: background"),
         between=_str_list(data.get("between"), f"{path}: between"),
+        titles=_str_list(data.get("titles"), f"{path}: titles"),
+        adjectives_follow=bool(data.get("adjectives_follow", False)),
     )
 
 

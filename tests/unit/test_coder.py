@@ -330,3 +330,40 @@ def test_the_seed_article_gives_its_three_pairs(coder):
     got = {(e.pair, e.cameo) for e in events}
     assert {("IRN-PRK", "042"), ("PRK-RUS", "062"), ("CHN-PRK", "043")} <= got
     assert not any("Drama" in e.evidence.sentence for e in events)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("김정은 국무위원장이 공장을 방문했다.\n푸틴 대통령이 김 위원장과 정상회담을 열었다.", "ko"),
+        ("金正恩総書記が演説した。プーチン大統領は金総書記と会談した。", "ja"),
+    ],
+)
+def test_a_family_name_before_a_title_stands_for_the_leader(coder, text, lang):
+    events = coder.code(article(text, lang))
+    assert {e.pair for e in events} == {"PRK-RUS"}
+    assert {e.evidence.target.text for e in events} <= {"김", "金"}
+
+
+def test_a_family_name_without_a_title_stands_for_nobody(coder):
+    text = "김정은 국무위원장이 공장을 방문했다.\n푸틴 대통령이 김과 정상회담을 열었다."
+    assert coder.code(article(text, "ko")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Continúa la invasión rusa a Ucrania.", "es"),
+        ("Continua a invasão russa da Ucrânia.", "pt"),
+    ],
+)
+def test_a_demonym_after_the_noun_is_its_agent(coder, text, lang):
+    events = coder.code(article(text, lang))
+    assert any((e.source, e.target) == ("RUS", "UKR") for e in events)
+
+
+def test_a_visited_place_is_not_a_party_to_the_sentence_other_events(coder):
+    text = "The Cuban president arrived in Caracas days after he threatened Colombia."
+    events = coder.code(article(text, "en"))
+    assert ("CUB-VEN", "042") in {(e.pair, e.cameo) for e in events}
+    assert not any(e.pair == "COL-VEN" for e in events)
