@@ -476,7 +476,10 @@ def _cancelled(cues: list[Match[_Cue]], trigger: Match[str], sov: bool, text: st
         if kind == "negation" and trigger.start <= c.start < trigger.end + CUE_WINDOW // 2:
             return True
         if sov and trigger.end <= c.start < trigger.end + CUE_WINDOW // 2:
-            return True  # verb-final: hedges and negation follow the verb
+            # verb-final: hedges and negation follow the verb, unless a complementizer (कि,
+            # که) has opened the next clause in between, whose hedge it is
+            if not _COMPLEMENTIZER.search(text, trigger.end, c.start):
+                return True
     return False
 
 
@@ -720,6 +723,8 @@ _LIST_JOINER = re.compile(
     r"(?:,|、|,?\s*(?:and|y|e|et|und|dan|serta|и|і|та|ve|và|و|和|与|及)(?:\s+\w{1,3})?)$",
     re.IGNORECASE,
 )
+# Words that open a complement clause in verb-final languages ("said that …"): कि, که.
+_COMPLEMENTIZER = re.compile(r"(?<!\w)(?:कि|که)(?!\w)")
 CJK_JOINERS = frozenset({"和", "与", "與", "及", "、", "同", "跟", "と", "や", "及び"})
 MAX_LISTED = 6  # events added for the other members of listed sources or targets
 

@@ -367,3 +367,10 @@ def test_a_visited_place_is_not_a_party_to_the_sentence_other_events(coder):
     events = coder.code(article(text, "en"))
     assert ("CUB-VEN", "042") in {(e.pair, e.cameo) for e in events}
     assert not any(e.pair == "COL-VEN" for e in events)
+
+
+def test_a_hedge_after_a_complementizer_belongs_to_the_next_clause(coder):
+    warned = "उत्तर कोरिया ने अमेरिका को चेताया है कि उसके कथित कदम खतरनाक हैं।"
+    assert {e.pair for e in coder.code(article(warned, "hi"))} == {"PRK-USA"}
+    hedged = "उत्तर कोरिया ने अमेरिका को कथित तौर पर चेताया।"
+    assert coder.code(article(hedged, "hi")) == []
