@@ -35,6 +35,8 @@ SOLO_ROOTS = frozenset({"14", "17", "18", "19", "20"})
 # Demands, disapproval, rejection and threats have one-state events too, when a non-state
 # actor makes them ("the union demanded the government resign", "rebels threatened a strike").
 VOICE_ROOTS = frozenset({"10", "11", "12", "13"})
+# Material acts that, done in a state's territory, are done to that state.
+TERRITORIAL_ROOTS = frozenset({"07", "08", "15", "17", "18", "19", "20"})
 # Events that two states do with each other rather than one to the other.
 RECIPROCAL_ROOTS = frozenset({"03", "04", "06"})
 RECIPROCAL_CODES = frozenset({"050", "057"})
@@ -300,6 +302,23 @@ class Coder:
             for m in mentions
             if visit or not (_is_place(m, trigger, folded, tools) or (m.start, m.end) in hosts)
         ]
+        if (
+            n_states >= 2
+            and len({m.payload[0].code for m in actors}) == 1
+            and code.root in TERRITORIAL_ROOTS
+            and not tools.sov
+        ):
+            # "Serbia lifted a curfew in Montenegro", "Israel strengthened its forces in
+            # Lebanon": a material act done in a state's territory is done to that state,
+            # when the sentence names no other counterpart.
+            source = actors[0]
+            places = [
+                m
+                for m in mentions
+                if m.start >= trigger.end and m.payload[0].code != source.payload[0].code
+            ]
+            if places and source.end <= trigger.start:
+                return (code, source, places[0], trigger, True)
         if n_states >= 2 and len({m.payload[0].code for m in actors}) >= 2:
             reciprocal = code.root in RECIPROCAL_ROOTS or code.code in RECIPROCAL_CODES
             # (a mediation "between X and Y" has X and Y as its targets, not as a pair)

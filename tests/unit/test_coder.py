@@ -374,3 +374,12 @@ def test_a_hedge_after_a_complementizer_belongs_to_the_next_clause(coder):
     assert {e.pair for e in coder.code(article(warned, "hi"))} == {"PRK-USA"}
     hedged = "उत्तर कोरिया ने अमेरिका को कथित तौर पर चेताया।"
     assert coder.code(article(hedged, "hi")) == []
+
+
+def test_a_material_act_in_a_state_territory_is_done_to_that_state(coder):
+    events = coder.code(article("Colombia bombed rebel camps in Venezuela.", "en"))
+    assert {(e.source, e.target) for e in events} == {("COL", "VEN")}
+
+
+def test_a_statement_made_in_a_state_is_not_done_to_it(coder):
+    assert coder.code(article("Colombia praised the rebels in Venezuela.", "en")) == []
