@@ -315,7 +315,9 @@ class Coder:
             places = [
                 m
                 for m in mentions
-                if m.start >= trigger.end and m.payload[0].code != source.payload[0].code
+                if m.start >= trigger.end
+                and m.payload[0].code != source.payload[0].code
+                and _marker_before(folded, m.start, tools.place_before)  # "in X", not "X-made"
             ]
             if places and source.end <= trigger.start:
                 return (code, source, places[0], trigger, True)
@@ -336,7 +338,8 @@ class Coder:
         voice = code.root in VOICE_ROOTS or code.code == "133"
         if code.root not in SOLO_ROOTS and not voice:
             return None
-        solo = _solo(mentions, roles, trigger, tools.sov)
+        parties = [m for m in mentions if not _marked_after(m, folded, tools)]
+        solo = _solo(parties, roles, trigger, tools.sov)
         if solo is None:
             return None
         if voice and (solo[0].payload[0].kind != "role" or solo[0] is solo[1]):
@@ -860,17 +863,20 @@ def _is_place(m: Match[ActorPayload], trigger: Match[str], folded: str, tools: _
     A marker that belongs to the trigger ("arrived in Pyongyang") does not count: there the
     place is the host of the visit.
     """
-    if trigger.start <= m.start - 1 and m.start <= trigger.end + 1:
-        return False
-    if tools.place_before and _marker_before(folded, m.start, tools.place_before):
+    belongs = trigger.start <= m.start - 1 and m.start <= trigger.end + 1
+    if not belongs and tools.place_before and _marker_before(folded, m.start, tools.place_before):
         return True
-    if tools.place_after:
-        after = folded[m.end : m.end + PLACE_WINDOW]
-        for mk in tools.place_after:
-            if after.startswith(mk) and (
-                len(after) == len(mk) or not is_word_char(after[len(mk)]) or not mk.isascii()
-            ):
-                return True
+    return _marked_after(m, folded, tools)
+
+
+def _marked_after(m: Match[ActorPayload], folded: str, tools: _LangTools) -> bool:
+    """A postposition or suffix after the name makes it a place or an origin (에서, -made)."""
+    after = folded[m.end : m.end + PLACE_WINDOW]
+    for mk in tools.place_after:
+        if after.startswith(mk) and (
+            len(after) == len(mk) or not is_word_char(after[len(mk)]) or not mk.isascii()
+        ):
+            return True
     return False
 
 

@@ -383,3 +383,8 @@ def test_a_material_act_in_a_state_territory_is_done_to_that_state(coder):
 
 def test_a_statement_made_in_a_state_is_not_done_to_it(coder):
     assert coder.code(article("Colombia praised the rebels in Venezuela.", "en")) == []
+
+
+def test_an_origin_adjective_is_not_a_party(coder):
+    text = "Colombia seized Russian-made rifles from the rebels."
+    assert not any("RUS" in e.pair for e in coder.code(article(text, "en")))
