@@ -36,7 +36,7 @@ SOLO_ROOTS = frozenset({"14", "17", "18", "19", "20"})
 # actor makes them ("the union demanded the government resign", "rebels threatened a strike").
 VOICE_ROOTS = frozenset({"10", "11", "12", "13"})
 # Material acts that, done in a state's territory, are done to that state.
-TERRITORIAL_ROOTS = frozenset({"07", "08", "15", "17", "18", "19", "20"})
+TERRITORIAL_ROOTS = frozenset({"07", "08", "13", "15", "17", "18", "19", "20"})
 # Events that two states do with each other rather than one to the other.
 RECIPROCAL_ROOTS = frozenset({"03", "04", "06"})
 RECIPROCAL_CODES = frozenset({"050", "057"})
@@ -233,7 +233,7 @@ class Coder:
         if triggers is None:
             triggers = [t for t in tools.triggers.find(sentence, folded) if t.payload in self.codes]
         triggers = [t for t in triggers if not _inside_any(t, mentions)]
-        triggers = _main_triggers(triggers, mentions, tools.sov)
+        triggers = _main_triggers(triggers, mentions, tools.sov, sentence)
         if not triggers:
             return []
         if len(countries) < 2:
@@ -518,7 +518,7 @@ def _planned(cues: list[Match[_Cue]], trigger: Match[str], sov: bool) -> bool:
 
 
 def _main_triggers(
-    triggers: list[Match[str]], mentions: list[Match[ActorPayload]], sov: bool
+    triggers: list[Match[str]], mentions: list[Match[ActorPayload]], sov: bool, text: str = ""
 ) -> list[Match[str]]:
     """Drop triggers that are the object of another trigger, not events of their own.
 
@@ -531,13 +531,14 @@ def _main_triggers(
     ordered = sorted(triggers, key=lambda t: t.start)
     dropped: set[int] = set()
     for i in range(len(ordered) - 1):
-        head, obj = (ordered[i + 1], ordered[i]) if sov else (ordered[i], ordered[i + 1])
+        obj = ordered[i] if sov else ordered[i + 1]
         left, right = ordered[i].end, ordered[i + 1].start
-        if 0 <= right - left <= OBJECT_GAP and not any(
-            left <= m.start and m.end <= right for m in mentions
+        if (
+            0 <= right - left <= OBJECT_GAP
+            and not _CONJUNCTION.search(text, left, right)  # "ties with and opened": two acts
+            and not any(left <= m.start and m.end <= right for m in mentions)
         ):
             dropped.add(id(obj))
-            del head
     return [t for t in triggers if id(t) not in dropped]
 
 
@@ -739,6 +740,10 @@ _CLAUSE = re.compile(
     r";|,\s*(?:and|but|while|whereas|dan|tetapi|namun|sementara|y|pero|mientras|e|mas|"
     r"et|mais|und|aber|während|и|а|но|і|але|ve|ama|và|nhưng|و|لكن)\s",
     re.IGNORECASE,
+)
+# A conjunction or a comma between two triggers: two acts, not a verb and its object.
+_CONJUNCTION = re.compile(
+    r"[,;、，]|(?<!\w)(?:and|or|but|dan|y|e|et|und|oder|и|і|та|ve|và|و)(?!\w)"
 )
 # What joins the members of a list of names: a comma, or "and" (with an article after it).
 _LIST_JOINER = re.compile(

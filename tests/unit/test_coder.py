@@ -388,3 +388,13 @@ def test_a_statement_made_in_a_state_is_not_done_to_it(coder):
 def test_an_origin_adjective_is_not_a_party(coder):
     text = "Colombia seized Russian-made rifles from the rebels."
     assert not any("RUS" in e.pair for e in coder.code(article(text, "en")))
+
+
+def test_two_acts_joined_by_and_are_not_a_verb_and_its_object(coder):
+    text = "Cuba has established diplomatic ties with and opened an embassy in Caracas."
+    assert ("CUB-VEN", "050") in {(e.pair, e.cameo) for e in coder.code(article(text, "en"))}
+
+
+def test_a_threat_of_acts_in_a_state_is_a_threat_to_it(coder):
+    text = "Colombia threatened to resume air strikes in Venezuela."
+    assert {(e.source, e.target) for e in coder.code(article(text, "en"))} == {("COL", "VEN")}
