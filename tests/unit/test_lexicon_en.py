@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from streams.coding.coder import Coder
 from streams.records import CleanArticle
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
-
-@pytest.fixture(scope="module")
-def en_coder() -> Coder:
-    return Coder.from_config_dir(CONFIGS)
+@pytest.fixture
+def en_coder(coder: Coder) -> Coder:
+    """The session's coder (tests/conftest.py): built once for every coder test."""
+    return coder
 
 
 def events(coder: Coder, text: str) -> list[tuple[str, str, str]]:

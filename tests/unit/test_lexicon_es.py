@@ -7,19 +7,16 @@ much one-country unrest: strikes, marches, road blocks, riots and their repressi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from streams.coding.coder import Coder
 from streams.records import CleanArticle
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
-
-@pytest.fixture(scope="module")
-def es_coder() -> Coder:
-    return Coder.from_config_dir(CONFIGS)
+@pytest.fixture
+def es_coder(coder: Coder) -> Coder:
+    """The session's coder (tests/conftest.py): built once for every coder test."""
+    return coder
 
 
 def coded(coder: Coder, text: str) -> list[tuple[str, str, str]]:

@@ -6,17 +6,10 @@ not a single sentence: the sentences are written for these tests.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from streams.coding.coder import Coder
 from streams.records import CleanArticle
-
-
-@pytest.fixture(scope="module")
-def coder() -> Coder:
-    return Coder.from_config_dir(Path("configs"))
 
 
 def _events(coder: Coder, lang: str, text: str) -> set[tuple[str, str]]:
