@@ -537,6 +537,7 @@ def _main_triggers(
             0 <= right - left <= OBJECT_GAP
             and not _CONJUNCTION.search(text, left, right)  # "ties with and opened": two acts
             and not any(left <= m.start and m.end <= right for m in mentions)
+            and obj.payload not in ("042", "043")  # "troops arrived in": a verb, no object
         ):
             dropped.add(id(obj))
     return [t for t in triggers if id(t) not in dropped]

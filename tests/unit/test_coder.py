@@ -398,3 +398,8 @@ def test_two_acts_joined_by_and_are_not_a_verb_and_its_object(coder):
 def test_a_threat_of_acts_in_a_state_is_a_threat_to_it(coder):
     text = "Colombia threatened to resume air strikes in Venezuela."
     assert {(e.source, e.target) for e in coder.code(article(text, "en"))} == {("COL", "VEN")}
+
+
+def test_an_arrival_after_a_noun_trigger_is_a_verb_not_its_object(coder):
+    text = "Cuban peacekeeping troops arrived in Haiti on Tuesday."
+    assert ("CUB-HTI", "042") in {(e.pair, e.cameo) for e in coder.code(article(text, "en"))}
