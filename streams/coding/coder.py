@@ -63,6 +63,7 @@ class _LangTools:
     subjects: tuple[str, ...] = ()
     between: tuple[str, ...] = ()
     adjectives_follow: bool = False
+    obligations: tuple[str, ...] = ()
 
 
 class Coder:
@@ -159,6 +160,7 @@ class Coder:
             agents=tuple(sorted({fold(m) for lex in lexes for m in lex.agent_markers})),
             between=tuple(sorted({fold(m) for lex in lexes for m in lex.between})),
             adjectives_follow=all(lex.adjectives_follow for lex in lexes),
+            obligations=tuple(sorted({fold(m) for lex in lexes for m in lex.obligations})),
             subjects=tuple(
                 sorted({m for lex in lexes for m in lex.subject_markers}, key=len)[::-1]
             ),
@@ -327,6 +329,9 @@ class Coder:
             both = _between(actors, trigger, sentence, folded, tools.between)
             if both is not None and code.code != "045":
                 return (code, both[0], both[1], trigger, False)
+            demanded = _obliged(actors, trigger, folded, tools.obligations)
+            if demanded is not None:
+                return (code, demanded[0], demanded[1], trigger, True)
             if tools.adjectives_follow:
                 agent = _agent_adjective(actors, trigger, sentence)
                 if agent is not None:
@@ -801,6 +806,27 @@ def _listed(
             seen.add(key)
             extra.append((code, s, t, trigger, directed))
     return extra[:MAX_LISTED]
+
+
+def _obliged(
+    mentions: list[Match[ActorPayload]],
+    trigger: Match[str],
+    folded: str,
+    obligations: tuple[str, ...],
+) -> tuple[Match[ActorPayload], Match[ActorPayload]] | None:
+    """(speaker, obliged) of "Britain said Libya must hand over the suspects".
+
+    The state right before the modal is told what to do; the state named before it said so.
+    """
+    head = folded[trigger.start : trigger.end]
+    if not any(head == o or head.startswith(o + " ") for o in obligations):
+        return None
+    before = [m for m in mentions if m.end <= trigger.start]
+    if not before:
+        return None
+    obliged = before[-1]
+    speakers = [m for m in before[:-1] if m.payload[0].code != obliged.payload[0].code]
+    return (speakers[-1], obliged) if speakers else None
 
 
 def _agent_adjective(

@@ -72,6 +72,9 @@ class LanguageLexicon:
     agent_markers: tuple[str, ...] = ()
     # Particles after a verb-final language's subject or topic: が, は, 이, 가, ने.
     subject_markers: tuple[str, ...] = ()
+    # Modals of obligation that open a demand trigger ("Libya must hand over"): the state
+    # before them is the demand's target, the state before that (the speaker) its source.
+    obligations: tuple[str, ...] = ()
     # Adjectives follow their noun ("la invasión rusa a Ucrania"): a demonym right after a
     # trigger is its agent.
     adjectives_follow: bool = False
@@ -192,6 +195,7 @@ def load_lexicon(path: Path) -> LanguageLexicon:
         between=_str_list(data.get("between"), f"{path}: between"),
         titles=_str_list(data.get("titles"), f"{path}: titles"),
         adjectives_follow=bool(data.get("adjectives_follow", False)),
+        obligations=_str_list(data.get("obligations"), f"{path}: obligations"),
     )
 
 

@@ -403,3 +403,9 @@ def test_a_threat_of_acts_in_a_state_is_a_threat_to_it(coder):
 def test_an_arrival_after_a_noun_trigger_is_a_verb_not_its_object(coder):
     text = "Cuban peacekeeping troops arrived in Haiti on Tuesday."
     assert ("CUB-HTI", "042") in {(e.pair, e.cameo) for e in coder.code(article(text, "en"))}
+
+
+def test_a_reported_obligation_is_a_demand_of_the_speaker(coder):
+    text = "A Cuban minister said that Venezuela must release the prisoners."
+    events = coder.code(article(text, "en"))
+    assert {(e.source, e.target, e.root) for e in events} == {("CUB", "VEN", "10")}
