@@ -309,6 +309,16 @@ def _codes(text: str, positions: list[int], rules: LangAbbrev) -> list[str] | No
     return codes
 
 
+def _compound_codes(text: str, positions: list[int], rules: LangAbbrev) -> list[str] | None:
+    """Codes of a run that is a compound: 2 to max_states members, valid, no hazard."""
+    if not 2 <= len(positions) <= rules.max_states:
+        return None
+    codes = _codes(text, positions, rules)
+    if codes is None or _hazard(text, positions[0], positions[-1] + 1, rules):
+        return None
+    return codes
+
+
 def _emit(positions: list[int], codes: list[str]) -> list[tuple[int, int, str]]:
     return [(p, p + 1, c) for p, c in zip(positions, codes, strict=True)]
 
@@ -332,14 +342,10 @@ def _find_han(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
         pos = run.positions
         if len(pos) >= 3 and text[pos[0]] in rules.weak_initial:
             pos = pos[1:]
-        if not 2 <= len(pos) <= rules.max_states:
-            continue
-        codes = _codes(text, pos, rules)
+        codes = _compound_codes(text, pos, rules)
         if codes is None:
             continue
         start, end = pos[0], pos[-1] + 1
-        if _hazard(text, start, end, rules):
-            continue
         if run.separated:
             if any(text.startswith(w, end) for w in rules.separated_not_before):
                 continue
@@ -369,14 +375,10 @@ def _find_ko(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
         else:
             cut = next((i for i, p in enumerate(pos) if p in masked), len(pos))
             pos = pos[:cut]
-        if not 2 <= len(pos) <= rules.max_states:
-            continue
-        codes = _codes(text, pos, rules)
+        codes = _compound_codes(text, pos, rules)
         if codes is None:
             continue
         start, end = pos[0], pos[-1] + 1
-        if _hazard(text, start, end, rules):
-            continue
         rest_end = end
         while rest_end < len(text) and _is_hangul(text[rest_end]):
             rest_end += 1
