@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ from streams.coding.text import Sentence, fold, is_word_char, script_of, sentenc
 from streams.records import CleanArticle, CodedEvent, Evidence, Span, stable_id, utcnow
 
 ActorPayload = tuple[ActorRef, frozenset[str], bool]  # actor, languages, needs context
+# One coded event of a sentence: (code, source, target, trigger, directed).
+Coded = tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]
 STOP = ActorRef("", "", "stop")  # phrases that contain a name without meaning the state
 NOT_A_TRIGGER = "-"  # payload of lexicons' not_triggers
 BACKGROUND_WINDOW = 20  # characters between a background cue and the trigger it introduces
@@ -35,6 +38,8 @@ SOLO_ROOTS = frozenset({"14", "17", "18", "19", "20"})
 # Demands, disapproval, rejection and threats have one-state events too, when a non-state
 # actor makes them ("the union demanded the government resign", "rebels threatened a strike").
 VOICE_ROOTS = frozenset({"10", "11", "12", "13"})
+ONE_STATE_ROOTS = SOLO_ROOTS | VOICE_ROOTS
+VISIT_CODES = frozenset({"042", "043"})
 # Material acts that, done in a state's territory, are done to that state.
 TERRITORIAL_ROOTS = frozenset({"07", "08", "13", "15", "17", "18", "19", "20"})
 # Events that two states do with each other rather than one to the other.
@@ -218,7 +223,7 @@ class Coder:
         triggers: list[Match[str]] | None = None,
         cues: list[Match[_Cue]] | None = None,
         roles: list[Match[str]] | None = None,
-    ) -> list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]:
+    ) -> list[Coded]:
         """Events in one sentence: (code, source, target, trigger, directed).
 
         Two states that interact make a pair; a sentence with one state (or none) gives an
@@ -239,9 +244,7 @@ class Coder:
         if not triggers:
             return []
         if len(countries) < 2:
-            triggers = [
-                t for t in triggers if self.codes[t.payload].root in SOLO_ROOTS | VOICE_ROOTS
-            ]
+            triggers = [t for t in triggers if self.codes[t.payload].root in ONE_STATE_ROOTS]
             if not triggers:
                 return []
         if cues is None:
@@ -251,16 +254,15 @@ class Coder:
         ordered = triggers[::-1] if tools.sov else triggers
         # The place a visit goes to ("arrived in Beijing") is the host of that visit only;
         # for the sentence's other triggers it is a place.
-        visits = [t for t in triggers if t.payload in ("042", "043")]
+        visits = [t for t in triggers if t.payload in VISIT_CODES]
         hosts = {
             (m.start, m.end)
             for m in mentions
             for t in visits
             if 0 <= m.start - t.end <= 3 and not tools.sov
         }
-        out: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]] = []
-        extra: list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]
-        extra = []  # the other states of a listed source or target ("A, B and C")
+        out: list[Coded] = []
+        extra: list[Coded] = []  # the other states of a listed source or target ("A, B and C")
         roots: set[str] = set()  # one event per root: a second trigger of it retells it
         for trigger in ordered:
             code = self.codes[trigger.payload]
@@ -286,8 +288,8 @@ class Coder:
         n_states: int,
         cues: list[Match[_Cue]],
         roles: list[Match[str]],
-        hosts: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
-    ) -> tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool] | None:
+        hosts: AbstractSet[tuple[int, int]] = frozenset(),
+    ) -> Coded | None:
         """The event of one trigger: the pair nearest it, or a one-state event."""
         if _cancelled(cues, trigger, tools.sov, folded):
             return None
@@ -298,7 +300,7 @@ class Coder:
             code = self.codes.get("133", code)  # a protest announced is a threat of protest
         # A visit's place is its host ("the minister was in Pyongyang on a visit"), also
         # when the visit is only planned (036).
-        visit = trigger.payload in ("042", "043")
+        visit = trigger.payload in VISIT_CODES
         actors = [
             m
             for m in mentions
@@ -478,7 +480,7 @@ def _affixes(
     return ({k: frozenset(v) for k, v in pre.items()}, {k: frozenset(v) for k, v in suf.items()})
 
 
-def _cancelled(cues: list[Match[_Cue]], trigger: Match[str], sov: bool, text: str = "") -> bool:
+def _cancelled(cues: list[Match[_Cue]], trigger: Match[str], sov: bool, text: str) -> bool:
     """Negation or speculation in reach of the trigger (before it, or right after it).
 
     A background cue ("amid the war", "전쟁 중") reaches only the phrase it introduces: the
@@ -523,7 +525,7 @@ def _planned(cues: list[Match[_Cue]], trigger: Match[str], sov: bool) -> bool:
 
 
 def _main_triggers(
-    triggers: list[Match[str]], mentions: list[Match[ActorPayload]], sov: bool, text: str = ""
+    triggers: list[Match[str]], mentions: list[Match[ActorPayload]], sov: bool, text: str
 ) -> list[Match[str]]:
     """Drop triggers that are the object of another trigger, not events of their own.
 
@@ -542,7 +544,7 @@ def _main_triggers(
             0 <= right - left <= OBJECT_GAP
             and not _CONJUNCTION.search(text, left, right)  # "ties with and opened": two acts
             and not any(left <= m.start and m.end <= right for m in mentions)
-            and obj.payload not in ("042", "043")  # "troops arrived in": a verb, no object
+            and obj.payload not in VISIT_CODES  # "troops arrived in": a verb, no object
         ):
             dropped.add(id(obj))
     return [t for t in triggers if id(t) not in dropped]
@@ -763,10 +765,10 @@ MAX_LISTED = 6  # events added for the other members of listed sources or target
 
 
 def _listed(
-    event: tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool],
+    event: Coded,
     mentions: list[Match[ActorPayload]],
     text: str,
-) -> list[tuple[CameoCode, Match[ActorPayload], Match[ActorPayload], Match[str], bool]]:
+) -> list[Coded]:
     """The same event for every member of a list of names joined by commas and "and".
 
     "Sanctions on Sudan, Cuba and Libya", "Pyongyang and Tehran backed Moscow".
