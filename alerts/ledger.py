@@ -23,6 +23,9 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+FETCH_MIN_BYTES = 1 << 18
+FETCH_WAIT_MS = 500
+
 
 class SentLedger:
     """Thread-safe set of (alert_id, version) seen on the alerts topic, bounded in size."""
@@ -75,7 +78,13 @@ class LedgerFollower(threading.Thread):
         consumer: Any = None
         try:
             consumer = KafkaConsumer(
-                enable_auto_commit=False, group_id=None, **self.settings.kafka_python_config()
+                enable_auto_commit=False,
+                group_id=None,
+                # Batches rather than a fetch per alert: this worker's own alerts are in the
+                # ledger as soon as they are acked, so others' may arrive up to FETCH_WAIT late.
+                fetch_min_bytes=FETCH_MIN_BYTES,
+                fetch_max_wait_ms=FETCH_WAIT_MS,
+                **self.settings.kafka_python_config(),
             )
             parts = consumer.partitions_for_topic(self.topic) or set()
             tps = [TopicPartition(self.topic, p) for p in sorted(parts)]

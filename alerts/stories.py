@@ -7,6 +7,7 @@ functions over plain dicts, so the cluster list can live in a Faust table.
 
 from __future__ import annotations
 
+import base64
 import re
 import zlib
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import numpy as np
 from datasketch import MinHash
 
 from streams.coding.text import is_unspaced
@@ -75,11 +77,38 @@ def text_signature(text: str) -> list[int]:
     return [int(v) for v in m.hashvalues]
 
 
-def similarity(a: list[int] | None, b: list[int] | None) -> float:
-    """Estimated Jaccard similarity of two signatures (0 when either is missing)."""
-    if not a or not b or len(a) != len(b):
+#: A signature as a cluster stores it: a list of ints (events, older clusters) or ``packed``.
+Signature = list[int] | str
+
+
+def packed(signature: list[int] | None) -> str | None:
+    """The signature as base64 of little-endian uint32s: about half its size as a JSON list.
+
+    A pair's clusters are one table value, rewritten with every event of the pair, so their
+    size is paid in JSON encoding and broker writes on every alert.
+    """
+    if not signature:
+        return None
+    return base64.b64encode(np.asarray(signature, dtype="<u4").tobytes()).decode("ascii")
+
+
+def _values(signature: Signature | None) -> Any:
+    if not signature:
+        return None
+    if isinstance(signature, str):
+        return np.frombuffer(base64.b64decode(signature), dtype="<u4")
+    return np.asarray(signature, dtype=np.uint64)
+
+
+def similarity(a: Signature | None, b: Signature | None) -> float:
+    """Estimated Jaccard similarity of two signatures, listed or packed (0 when one is missing)."""
+    return _agreement(_values(a), _values(b))
+
+
+def _agreement(x: Any, y: Any) -> float:
+    if x is None or y is None or len(x) != len(y):
         return 0.0
-    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
+    return int(np.count_nonzero(x == y)) / len(x)
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -105,13 +134,14 @@ def find_cluster(
 ) -> Cluster | None:
     """The cluster this article belongs to, if it is a copy of a recent story."""
     canon = canonical_url(url)
+    mine = _values(signature)
     for cluster in reversed(clusters):
         last = datetime.fromisoformat(cluster["last_seen"])
         if abs((when - last).total_seconds()) > window.total_seconds():
             continue
         if story_id in cluster["story_ids"] or (canon and canon in cluster["urls"]):
             return cluster
-        if similarity(signature, cluster.get("signature")) >= threshold:
+        if _agreement(mine, _values(cluster.get("signature"))) >= threshold:
             return cluster
     return None
 
@@ -125,7 +155,7 @@ def new_cluster(
         "id": story_id,
         "story_ids": [story_id],
         "urls": [canon] if canon else [],
-        "signature": signature,
+        "signature": packed(signature),
         "articles": [],
         "sources": [],
         "codes": [],
@@ -159,8 +189,13 @@ def add_copy(
     return True
 
 
+#: Clusters this much older than the newest story are dropped: copies of a story may still
+#: arrive weeks after newer stories (a backfilled feed, a replay).
+PRUNE_WINDOW = timedelta(days=30)
+
+
 def prune(
-    clusters: list[Cluster], keep: int = 50, window: timedelta = timedelta(days=30)
+    clusters: list[Cluster], keep: int = 50, window: timedelta = PRUNE_WINDOW
 ) -> list[Cluster]:
     """Keep the newest clusters, relative to the newest story (events arrive out of order)."""
     if not clusters:

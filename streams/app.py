@@ -198,6 +198,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_linger=settings.producer_linger_ms / 1000.0,
         processing_guarantee=settings.processing_guarantee,
         logging_config=None,
     )

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     session_timeout: float = Field(
         10.0, gt=0, description="Consumer group session timeout, seconds."
     )
+    producer_linger_ms: float = Field(
+        5.0,
+        ge=0,
+        description="How long the producer waits to batch records into one request: fewer, "
+        "larger requests cost the worker and the broker less CPU for a few ms of latency.",
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description="Faust's guarantee; exactly_once stalls with faust-streaming 0.15 here, so "

@@ -1,9 +1,10 @@
 """Story clustering and alert versions, through the pure engine."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from alerts.engine import process_event
-from alerts.stories import canonical_url, similarity, text_signature
+from alerts.stories import canonical_url, packed, similarity, text_signature
 from alerts.watchlist import parse_watchlist
 from streams.records import CodedEvent, Evidence, Span
 
@@ -79,3 +80,21 @@ def test_copies_arriving_after_a_much_newer_story_still_join_their_story():
     first = [a for a in out if a.rule.name == "first_activity"]
     versions = [a.version for a in out if a.alert_id == first[0].alert_id]
     assert max(versions) == 10
+
+
+def test_clusters_store_signatures_packed_and_compare_either_form():
+    a, b = text_signature(STORY), text_signature(STORY + " Reporting by staff.")
+    assert similarity(packed(a), b) == similarity(a, b) == similarity(packed(a), packed(b))
+    assert similarity(packed(a), text_signature(OTHER)) < 0.3
+    assert len(packed(a)) < 0.6 * len(json.dumps(a))
+    clusters = process_event(None, None, copy(0), WL.get("IRN-PRK"), {}.get).clusters
+    assert isinstance(clusters[0]["signature"], str)
+
+
+def test_a_cluster_written_with_a_listed_signature_still_takes_its_copies():
+    """Clusters in tables from before signatures were packed keep matching by text."""
+    first = process_event(None, None, copy(0), WL.get("IRN-PRK"), {}.get)
+    old = [dict(c, signature=copy(0).signature) for c in first.clusters]
+    later = copy(1).model_copy(update={"story_id": "other-title", "url": None})
+    o = process_event(first.state, old, later, WL.get("IRN-PRK"), {}.get)
+    assert len(o.clusters) == 1 and o.clusters[0]["articles"] == ["a0-s-visit", "a1-s-visit"]

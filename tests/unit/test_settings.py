@@ -44,3 +44,13 @@ def test_sasl_passes_through_and_secret_is_hidden(monkeypatch):
     creds = s.faust_credentials()
     assert creds.username == "geo"
     assert str(creds.mechanism.value) == "SCRAM-SHA-512"
+
+
+def test_producer_linger_reaches_the_faust_producer(monkeypatch):
+    from streams.app import make_faust_app
+
+    monkeypatch.setenv("GEOMON_PRODUCER_LINGER_MS", "20")
+    assert make_faust_app(Settings()).conf.producer_linger == pytest.approx(0.02)
+    monkeypatch.setenv("GEOMON_PRODUCER_LINGER_MS", "-1")
+    with pytest.raises(ValidationError):
+        Settings()
