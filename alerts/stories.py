@@ -18,34 +18,31 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 from datasketch import MinHash
 
-from streams.coding.text import is_unspaced
+from streams.coding.text import UNSPACED_CHAR
 
 NUM_PERM = 64
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SPACE = re.compile(r"\s+")
 _TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|ref$|mc_|cmp$|ocid$)")
 
 Cluster = dict[str, Any]
 
 
-#: ``is_unspaced`` per distinct character, remembered: a lead has a few hundred distinct ones.
-_unspaced = lru_cache(maxsize=65536)(is_unspaced)
-
-
 def _mostly_unspaced(sample: str) -> bool:
     """More than 40 characters of the sample belong to scripts written without spaces."""
-    return not sample.isascii() and sum(map(_unspaced, sample)) > 40
+    return not sample.isascii() and len(UNSPACED_CHAR.findall(sample)) > 40
 
 
 def _shingles(text: str) -> set[bytes]:
     """Word 3-grams; character 4-grams for scripts written without spaces."""
     folded = text.casefold()
     if _mostly_unspaced(folded[:400]):
-        chars = "".join(c for c in folded if not c.isspace())
+        chars = _SPACE.sub("", folded)  # re's \s is str.isspace
         return {chars[i : i + 4].encode() for i in range(max(1, len(chars) - 3))}
     words = _WORD.findall(folded)
     if len(words) < 3:
         return {" ".join(words).encode()}
-    return {" ".join(words[i : i + 3]).encode() for i in range(len(words) - 2)}
+    return {f"{a} {b} {c}".encode() for a, b, c in zip(words, words[1:], words[2:], strict=False)}
 
 
 @lru_cache(maxsize=1)

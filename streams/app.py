@@ -28,7 +28,8 @@ from streams import metrics as M
 from streams import topics as T
 from streams.coding.coder import Coder
 from streams.normalize import Rejection, normalize
-from streams.records import Alert, CleanArticle, CodedEvent, dump_json
+from streams.offload import CodingResult, Offload, code_clean
+from streams.records import Alert, CodedEvent, dump_json
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Pipeline:
     agents: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
     coder: CoderProvider | None = None
+    offload: Offload | None = None
 
 
 #: Events whose alerts may await their acks at once; beyond, the agent waits for the oldest.
@@ -219,8 +221,13 @@ def create_pipeline(
     coder: CoderProvider | None = None,
     watchlist: Watchlist | None = None,
     ledger: SentLedger | None = None,
+    offload: Offload | None = None,
 ) -> Pipeline:
-    """Build the app, its topics, tables and agents."""
+    """Build the app, its topics, tables and agents.
+
+    With *offload*, the normalize and code agents run their pure step in its helper processes
+    (the coder there is loaded from the settings' config dir, so *coder* is not used by them).
+    """
     app = make_faust_app(settings)
     wl = watchlist or load_watchlist(settings.config_dir / "watchlist.yaml")
     get_coder = coder or default_coder(settings)
@@ -249,7 +256,7 @@ def create_pipeline(
     }
     pair_topics = {pair: bytes_topic(T.pair_alert_topic(settings, pair), 1) for pair in wl.pairs}
     m = M.install(app, settings.config_dir, lambda: pipe.watchlist.pairs)  # registry, /metrics
-    pipe = Pipeline(app, settings, wl, tp, pair_topics, metrics=m, coder=get_coder)
+    pipe = Pipeline(app, settings, wl, tp, pair_topics, metrics=m, coder=get_coder, offload=offload)
 
     pair_state = app.Table("pair_state", default=None, partitions=settings.partitions, key_type=str)
     stories = app.Table("stories", default=None, partitions=settings.partitions, key_type=str)
@@ -276,7 +283,10 @@ def create_pipeline(
         """Clean articles on; anything else to the DLQ with its reason."""
         async for event in stream.events():
             raw = event.value
-            result = normalize(raw, settings.max_article_bytes)
+            if offload is not None:
+                result = await offload.normalize(raw)
+            else:
+                result = normalize(raw, settings.max_article_bytes)
             if isinstance(result, Rejection):
                 log.warning("dead letter %s: %s", result.reason.value, result.detail)
                 await dead_letter(
@@ -299,34 +309,29 @@ def create_pipeline(
         """Code each clean article; events keyed by pair."""
         async for event in stream.events():
             try:
-                article = CleanArticle.model_validate_json(event.value)
-            except ValidationError as exc:
-                await dead_letter(
-                    tp[T.ARTICLES_DLQ],
-                    event.key,
-                    event.value,
-                    "schema",
-                    str(exc.errors()[0]["msg"]),
-                    event.message,
+                result: CodingResult = (
+                    await offload.code(event.value)
+                    if offload is not None
+                    else code_clean(get_coder(), event.value)
                 )
-                m.dead_letter("schema")
+            except Exception as exc:  # e.g. a helper that died twice: DLQ it, go on
+                log.exception("coding failed on article %r", event.key)
+                result = CodingResult(coder_error=repr(exc)[:200])
+            if result.schema_error is None:  # the coder ran (or was meant to)
+                m.coder_seconds.observe(result.seconds)
+            reason, detail = (
+                ("schema", result.schema_error)
+                if result.schema_error is not None
+                else ("coder_error", result.coder_error)
+            )
+            if detail is not None:
+                await dead_letter(
+                    tp[T.ARTICLES_DLQ], event.key, event.value, reason, detail, event.message
+                )
+                m.dead_letter(reason)
                 yield -1
                 continue
-            try:
-                coded = m.time_coder(get_coder().code, article)
-            except Exception as exc:  # a coder bug must not stop the stream: DLQ it
-                log.exception("coder failed on article %s", article.id)
-                await dead_letter(
-                    tp[T.ARTICLES_DLQ],
-                    event.key,
-                    event.value,
-                    "coder_error",
-                    repr(exc)[:200],
-                    event.message,
-                )
-                m.dead_letter("coder_error")
-                yield -1
-                continue
+            coded = result.events
             for ev in coded:
                 await tp[T.EVENTS].send(key=ev.pair.encode(), value=dump_json(ev))
             m.coded(coded)

@@ -82,6 +82,7 @@ def worker() -> None:
 
     from alerts.ledger import LedgerFollower, SentLedger
     from streams.app import create_pipeline
+    from streams.offload import Offload
     from streams.topics import ALERTS
 
     settings = get_settings()
@@ -90,14 +91,21 @@ def worker() -> None:
     ledger = SentLedger()
     follower = LedgerFollower(settings, settings.topic(ALERTS), ledger)
     follower.start()
-    pipe = create_pipeline(settings, ledger=ledger)
-    if pipe.coder is not None:
+    offload = None
+    if settings.coder_processes > 0:
+        offload = Offload(settings.config_dir, settings.max_article_bytes, settings.coder_processes)
+        pids = offload.start()  # each loads the lexicons now, not on the first article
+        log.info("coder processes started: %s", pids)
+    pipe = create_pipeline(settings, ledger=ledger, offload=offload)
+    if offload is None and pipe.coder is not None:
         pipe.coder()  # load the lexicons now, not inside the event loop on the first article
     w = faust.Worker(pipe.app, loglevel=settings.log_level, quiet=True)
     try:
         w.execute_from_commandline()
     finally:
         follower.stop()
+        if offload is not None:
+            offload.close()
 
 
 @app.command()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -210,14 +209,6 @@ class Metrics:
     def dead_letter(self, reason: str) -> None:
         """A record went to the DLQ."""
         self.dlq.labels(reason=bounded(reason, DLQ_REASONS)).inc()
-
-    def time_coder(self, code: Callable[[Any], T], article: Any) -> T:
-        """Run the coder on one article and observe how long it took."""
-        start = time.perf_counter()
-        try:
-            return code(article)
-        finally:
-            self.coder_seconds.observe(time.perf_counter() - start)
 
     def coded(self, events: Iterable[CodedEvent]) -> None:
         """Count the events the coder made of one article."""

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     session_timeout: float = Field(
         10.0, gt=0, description="Consumer group session timeout, seconds."
     )
+    coder_processes: int = Field(
+        0,
+        ge=0,
+        description="Helper processes that normalize and code articles beside the worker's "
+        "event loop (each loads the coder); 0 runs both in the loop. Pays where cores are idle.",
+    )
     producer_linger_ms: float = Field(
         5.0,
         ge=0,

@@ -23,6 +23,12 @@ _NO_SPACE_RANGES = (
 _HANGUL_RANGES = ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F))
 
 
+#: One character of a script without word spaces: counts them in one C scan.
+UNSPACED_CHAR = re.compile(
+    "[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _NO_SPACE_RANGES) + "]"
+)
+
+
 def is_unspaced(ch: str) -> bool:
     """True for characters of scripts without word spaces (CJK, kana, Thai …)."""
     cp = ord(ch)

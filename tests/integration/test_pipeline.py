@@ -21,12 +21,14 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def live(kafka_broker, tmp_path_factory):
-    """One worker on a private topic prefix for this module's tests."""
+@pytest.fixture(scope="module", params=[0, 1], ids=["in-loop", "coder-process"])
+def live(request, kafka_broker, tmp_path_factory):
+    """One worker on a private topic prefix for this module's tests: coding in its event loop,
+    then in a helper process (GEOMON_CODER_PROCESSES)."""
     prefix = f"it{uuid.uuid4().hex[:6]}"
     tmp = tmp_path_factory.mktemp("worker")
-    env = worker_env(kafka_broker.bootstrap, prefix, tmp / "data")
+    env = worker_env(kafka_broker.bootstrap, prefix, tmp / "data",
+                     GEOMON_CODER_PROCESSES=str(request.param))
     subprocess.run([sys.executable, "-m", "streams.cli", "ingest", str(SAMPLES_DIR / "articles")],
                    env=env, check=True, capture_output=True, timeout=120)
     with running_worker(env, tmp / "worker.log") as proc:

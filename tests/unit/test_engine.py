@@ -98,3 +98,18 @@ def test_a_cluster_written_with_a_listed_signature_still_takes_its_copies():
     later = copy(1).model_copy(update={"story_id": "other-title", "url": None})
     o = process_event(first.state, old, later, WL.get("IRN-PRK"), {}.get)
     assert len(o.clusters) == 1 and o.clusters[0]["articles"] == ["a0-s-visit", "a1-s-visit"]
+
+
+def test_unspaced_scripts_are_counted_as_the_character_test_counts_them():
+    from streams.coding.text import UNSPACED_CHAR, is_unspaced
+
+    for cp in [*range(0x0, 0x3000, 7), *range(0x3000, 0xA000), *range(0xA000, 0x20000, 13)]:
+        if not 0xD800 <= cp <= 0xDFFF:
+            assert bool(UNSPACED_CHAR.fullmatch(chr(cp))) == is_unspaced(chr(cp)), hex(cp)
+
+
+def test_copies_in_unspaced_scripts_match_whatever_their_spacing():
+    lead = "朝鲜外务相抵达德黑兰，与伊朗外长举行会谈，双方讨论了贸易和科技合作。" * 3
+    spaced = " ".join(lead[i : i + 5] for i in range(0, len(lead), 5))
+    assert similarity(text_signature(lead), text_signature(spaced)) == 1.0
+    assert similarity(text_signature(lead), text_signature("俄罗斯总统访问平壤并签署协议。" * 5)) < 0.3

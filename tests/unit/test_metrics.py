@@ -112,7 +112,7 @@ def test_no_label_grows_with_the_data():
                 rule=SimpleNamespace(name=rng.choice(["surge", f"rule-{tag}"])),
             )
             m.alert_emitted(alert, utcnow() - timedelta(seconds=rng.random() * 10))  # type: ignore[arg-type]
-            m.time_coder(lambda a: a, tag)
+            m.coder_seconds.observe(rng.random())
 
     feed(1)
     after_one = geomon_series(m.registry)
