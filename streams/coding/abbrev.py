@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ahocorasick_rs
 import yaml
 
 from streams.coding.lexicon import ConfigError
@@ -68,6 +69,11 @@ class LangAbbrev:
     members: frozenset[str] = field(init=False, repr=False, compare=False)
     # Two members side by side (or one separator apart): a text without it has no compound.
     pair_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # One member, and one weak character: found by a C scan instead of a loop per character.
+    member_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    weak_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    # Every occurrence of every blocker in one scan (overlapping, as a find per word gives).
+    blocker_ac: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False, compare=False)
     relation_by_first: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +83,11 @@ class LangAbbrev:
         sep = "".join(sorted(re.escape(c) for c in self.separators))
         pat = re.compile(f"[{mem}][{sep}]?[{mem}]" if sep else f"[{mem}][{mem}]")
         object.__setattr__(self, "pair_re", pat)
+        object.__setattr__(self, "member_re", re.compile(f"[{mem}]"))
+        weak = "".join(sorted(re.escape(c) for c in self.weak_after_ideograph))
+        object.__setattr__(self, "weak_re", re.compile(f"[{weak}]") if weak else None)
+        blockers = ahocorasick_rs.AhoCorasick(list(self.blockers)) if self.blockers else None
+        object.__setattr__(self, "blocker_ac", blockers)
         by_first: dict[str, list[str]] = {}
         for word in self.relation_after:
             by_first.setdefault(word[0], []).append(word)
@@ -217,27 +228,28 @@ def _masked(text: str, rules: LangAbbrev) -> set[int]:
     """Positions whose character is not an abbreviation (blockers, dates, weak chars)."""
     members = rules.members
     masked: set[int] = set()
-    for word in rules.blockers:
-        for b0 in _occurrences(text, word):
-            b1 = b0 + len(word)
-            # A relation word that starts inside the blocker and runs past it wins
-            # (中美元首: 元首, not 美元).
-            if any(
-                text.startswith(rel, q) and q + len(rel) >= b1
-                for q in range(b0 + 1, b1)
-                for rel in rules.relation_by_first.get(text[q], ())
-            ):
-                continue
-            masked.update(p for p in range(b0, b1) if text[p] in members)
+    found = (
+        rules.blocker_ac.find_matches_as_indexes(text, overlapping=True) if rules.blocker_ac else []
+    )
+    for _idx, b0, b1 in found:
+        # A relation word that starts inside the blocker and runs past it wins
+        # (中美元首: 元首, not 美元).
+        if any(
+            text.startswith(rel, q) and q + len(rel) >= b1
+            for q in range(b0 + 1, b1)
+            for rel in rules.relation_by_first.get(text[q], ())
+        ):
+            continue
+        masked.update(p for p in range(b0, b1) if text[p] in members)
     for pat in rules.blocker_patterns:
         for m in pat.finditer(text):
             masked.update(range(m.start(), m.end()))
-    if rules.weak_after_ideograph:
-        for p in range(1, len(text)):
-            if text[p] in rules.weak_after_ideograph:
-                prev = text[p - 1]
-                if _is_ideograph(prev) and prev not in members and prev not in rules.weak_exempt:
-                    masked.add(p)
+    if rules.weak_re is not None:
+        for m in rules.weak_re.finditer(text, 1):
+            p = m.start()
+            prev = text[p - 1]
+            if _is_ideograph(prev) and prev not in members and prev not in rules.weak_exempt:
+                masked.add(p)
     return masked
 
 
@@ -273,11 +285,10 @@ class _Run:
 def _runs(text: str, rules: LangAbbrev, ok: set[int], start_ok: set[int] | None) -> list[_Run]:
     """Maximal runs of member positions, adjacent or one separator apart."""
     runs: list[_Run] = []
-    p = 0
     n = len(text)
-    while p < n:
-        if p not in ok or (start_ok is not None and p not in start_ok):
-            p += 1
+    q = 0  # the end of the last run: positions before it belong to a run already
+    for p in sorted(ok):
+        if p < q or (start_ok is not None and p not in start_ok):
             continue
         run = _Run([p], False)
         q = p + 1
@@ -292,7 +303,6 @@ def _runs(text: str, rules: LangAbbrev, ok: set[int], start_ok: set[int] | None)
             else:
                 break
         runs.append(run)
-        p = q
     return runs
 
 
@@ -325,10 +335,10 @@ def _emit(positions: list[int], codes: list[str]) -> list[tuple[int, int, str]]:
 
 def _find_han(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
     masked = _masked(text, rules)
-    members = rules.members
     ok = set()
-    for p, ch in enumerate(text):
-        if ch not in members or p in masked:
+    for m in rules.member_re.finditer(text):
+        p, ch = m.start(), m.group()
+        if p in masked:
             continue
         # A katakana member (日ロ) counts only where no other katakana touches it (テロ).
         if _is_katakana(ch) and (
@@ -360,8 +370,7 @@ def _find_han(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
 
 def _find_ko(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
     masked = _masked(text, rules)
-    members = rules.members
-    ok = {p for p, ch in enumerate(text) if ch in members}
+    ok = {m.start() for m in rules.member_re.finditer(text)}
     word_start = {p for p in ok if p == 0 or not (_is_hangul(text[p - 1]) or text[p - 1].isalnum())}
     out: list[tuple[int, int, str]] = []
     for run in _runs(text, rules, ok, word_start):
