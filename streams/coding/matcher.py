@@ -68,6 +68,16 @@ def word_shape(text: str) -> str:
     return _NON_WORD.sub(SEP, text).replace("_", SEP)
 
 
+@lru_cache(maxsize=64)
+def folded_shape(text: str) -> str:
+    """The word shape of ``fold(text)``, from the shape of ``text``.
+
+    The case-sensitive matcher needs the latter anyway, and lower-casing keeps every
+    character's word class (a test checks every code point): one regex pass serves both.
+    """
+    return fold(word_shape(text))
+
+
 class PhraseMatcher(Generic[T]):
     """Finds phrases in text; a phrase ending in ``*`` may continue to the end of its word.
 
@@ -133,10 +143,13 @@ class PhraseMatcher(Generic[T]):
         """All whole-word matches, longest first where they overlap."""
         if not self._size:
             return []
-        haystack = text if self._case_sensitive else (folded if folded is not None else fold(text))
+        if self._case_sensitive:
+            haystack, shape = text, word_shape(text)
+        else:
+            haystack, shape = (folded if folded is not None else fold(text)), folded_shape(text)
         # In the shape, index i + 1 is the text's index i (the leading separator); a word ends
         # where the next separator is, which str.find tells without a Python loop.
-        shaped = SEP + word_shape(haystack)
+        shaped = SEP + shape
         found: list[Match[T]] = []
         if self._automaton is None:
             return found

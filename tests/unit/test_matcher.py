@@ -50,3 +50,20 @@ def test_offsets_survive_length_changing_case_folding():
     text = "İİ Iran"
     (found,) = m.find(text)
     assert text[found.start:found.end] == "Iran"
+
+
+def test_lower_casing_keeps_every_characters_word_class():
+    """folded_shape derives the folded text's shape from the text's on this ground."""
+    from streams.coding.matcher import _NON_WORD, folded_shape, word_shape
+    from streams.coding.text import fold
+
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        low = ch.lower()
+        if len(low) == 1:
+            assert bool(_NON_WORD.match(ch)) == bool(_NON_WORD.match(low)), hex(cp)
+            assert (ch == "_") == (low == "_"), hex(cp)
+    text = "İstanbul'da ΣΟΦΊΑ_Ⅻ, «Korea Utara» — 북한이 ẞ straße"
+    assert folded_shape(text) == word_shape(fold(text))
