@@ -360,7 +360,7 @@ class Coder:
         instead of several per sentence) and then handed to their sentences.
         """
         now = coded_at or utcnow()
-        events: dict[str, CodedEvent] = {}
+        best: dict[str, tuple[float, Sentence, Coded]] = {}  # event id -> the surest telling
         sents = sentences(article.title, article.text, self.knowledge.boilerplate.patterns)
         if not sents:
             return []
@@ -402,35 +402,47 @@ class Coder:
             found_here = self.code_sentence(
                 sent.text, article.lang, mentions, triggers, s_cues, s_roles
             )
-            for rank, (code, src, tgt, tr, directed) in enumerate(found_here):
-                ev = self._event(article, sent, code, src, tgt, tr, directed, now, rank)
-                if ev.event_id not in events or events[ev.event_id].confidence < ev.confidence:
-                    events[ev.event_id] = ev
-        return list(events.values())
+            for rank, event in enumerate(found_here):
+                event_id, confidence = self._identity(article, sent, event, rank)
+                if event_id not in best or best[event_id][0] < confidence:
+                    best[event_id] = (confidence, sent, event)
+        # Only the event kept for each id becomes a CodedEvent (several triggers often give one).
+        return [
+            self._event(article, sent, event, event_id, confidence, now)
+            for event_id, (confidence, sent, event) in best.items()
+        ]
 
-    def _event(
-        self,
-        article: CleanArticle,
-        sent: Sentence,
-        code: CameoCode,
-        src: Match[ActorPayload],
-        tgt: Match[ActorPayload],
-        trig: Match[str],
-        directed: bool,
-        now: datetime,
-        rank: int = 0,
-    ) -> CodedEvent:
+    @staticmethod
+    def _identity(
+        article: CleanArticle, sent: Sentence, event: Coded, rank: int
+    ) -> tuple[str, float]:
+        """The event's id (article, pair, code) and confidence."""
+        code, src, tgt, _trig, directed = event
         s_ref, t_ref = src.payload[0], tgt.payload[0]
-        s_code, t_code = s_ref.code or s_ref.role, t_ref.code or t_ref.role
-        pair = "-".join(sorted((s_code, t_code)))
+        pair = "-".join(sorted((s_ref.code or s_ref.role, t_ref.code or t_ref.role)))
         confidence = 0.5 + 0.15 * directed + 0.1 * (len(code.code) == 3)
         if s_ref.kind == "role" or t_ref.kind == "role" or s_ref.code == t_ref.code:
             confidence -= 0.15  # one state or none: less sure, and never a watched pair
         confidence += 0.1 * (sent.is_title or sent.index <= 2)
         confidence -= 0.05 * rank  # a sentence's later triggers are less often its main event
+        return stable_id(article.id, pair, code.code), round(min(confidence, 0.95), 3)
+
+    def _event(
+        self,
+        article: CleanArticle,
+        sent: Sentence,
+        event: Coded,
+        event_id: str,
+        confidence: float,
+        now: datetime,
+    ) -> CodedEvent:
+        code, src, tgt, trig, directed = event
+        s_ref, t_ref = src.payload[0], tgt.payload[0]
+        s_code, t_code = s_ref.code or s_ref.role, t_ref.code or t_ref.role
+        pair = "-".join(sorted((s_code, t_code)))
         text = sent.text
         return CodedEvent(
-            event_id=stable_id(article.id, pair, code.code),
+            event_id=event_id,
             article_id=article.id,
             story_id=article.story_id,
             pair=pair,
@@ -443,7 +455,7 @@ class Coder:
             root=code.root,
             quad_class=code.quad_class,
             goldstein=code.goldstein,
-            confidence=round(min(confidence, 0.95), 3),
+            confidence=confidence,
             lang=article.lang,
             evidence=Evidence(
                 sentence=text,
