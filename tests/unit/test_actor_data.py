@@ -61,8 +61,11 @@ def load(name: str):
         return yaml.safe_load(fh)
 
 
+ACTOR_FILES = ["countries.yaml", "igos.yaml", "former_leaders.yaml"]
+
+
 def actor_docs():
-    return {"countries.yaml": load("countries.yaml"), "igos.yaml": load("igos.yaml")}
+    return {name: load(name) for name in ACTOR_FILES}
 
 
 @functools.cache
@@ -195,7 +198,7 @@ def resolve(name: str, lang: str) -> set[str]:
 
 # --------------------------------------------------------------------------- structure
 
-@pytest.mark.parametrize("fname", ["countries.yaml", "igos.yaml"])
+@pytest.mark.parametrize("fname", ACTOR_FILES)
 def test_actor_file_structure(fname):
     doc = load(fname)
     assert isinstance(doc, dict) and doc, f"{fname}: top level must be a non-empty mapping"
@@ -252,8 +255,9 @@ def test_actor_file_structure(fname):
     assert not problems, "\n".join(problems)
 
 
-def test_country_keys_are_iso_alpha3():
-    bad = [k for k in load("countries.yaml")
+@pytest.mark.parametrize("fname", ["countries.yaml", "former_leaders.yaml"])
+def test_country_keys_are_iso_alpha3(fname):
+    bad = [k for k in load(fname)
            if not (isinstance(k, str) and len(k) == 3 and k.isupper()
                    and pycountry.countries.get(alpha_3=k) is not None)]
     assert not bad, f"not ISO 3166-1 alpha-3 codes: {bad}"

@@ -410,3 +410,18 @@ def test_a_reported_obligation_is_a_demand_of_the_speaker(coder):
     text = "A Cuban minister said that Venezuela must release the prisoners."
     events = coder.code(article(text, "en"))
     assert {(e.source, e.target, e.root) for e in events} == {("CUB", "VEN", "10")}
+
+
+@pytest.mark.parametrize("text,lang,pair", [
+    ("Yasser Arafat flew to Cairo and met Mubarak for talks on the peace plan.", "en", "EGY-PSE"),
+    ("Chirac received Yeltsin at the Elysee for talks on Bosnia.", "en", "FRA-RUS"),
+    ("Fujimori visitó Chile y se reunió con Pinochet.", "es", "CHL-PER"),
+])
+def test_former_leaders_named_alone_stand_for_their_states(coder, text, lang, pair):
+    assert pair in {p for p, _ in pairs_roots(coder, text, lang)}
+
+
+def test_greetings_and_places_named_after_leaders_are_not_the_leaders(coder):
+    text = "Pilgrims prayed on Mount Arafat as Eid Mubarak messages reached Cairo from Egypt's allies."
+    assert not {m.payload[0].code for m in coder.actors(text, "en")} & {"PSE"}
+    assert "EGY" not in {m.payload[0].code for m in coder.actors("Eid Mubarak to all!", "en")}
