@@ -319,12 +319,9 @@ def create_pipeline(
                 result = CodingResult(coder_error=repr(exc)[:200])
             if result.schema_error is None:  # the coder ran (or was meant to)
                 m.coder_seconds.observe(result.seconds)
-            reason, detail = (
-                ("schema", result.schema_error)
-                if result.schema_error is not None
-                else ("coder_error", result.coder_error)
-            )
-            if detail is not None:
+            failure = result.failure()
+            if failure is not None:
+                reason, detail = failure
                 await dead_letter(
                     tp[T.ARTICLES_DLQ], event.key, event.value, reason, detail, event.message
                 )
@@ -371,7 +368,7 @@ def create_pipeline(
                 flow.state(ev.pair), flow.clusters(ev.pair), ev, watch, flow.emitted
             )
             # Send now; the tables record an alert only once the broker has acknowledged it
-            # (AlertPipeline.finish). A crash before that re-processes the event, and the
+            # (AlertPipeline._finish). A crash before that re-processes the event, and the
             # ledger (the alerts topic itself) keeps an alert already sent from repeating.
             acks: list[Awaitable[Any]] = []
             sent: list[Alert] = []

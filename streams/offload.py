@@ -53,6 +53,14 @@ class CodingResult:
     schema_error: str | None = None
     coder_error: str | None = None
 
+    def failure(self) -> tuple[str, str] | None:
+        """(DLQ reason, detail) when the record has no events to give, else None."""
+        if self.schema_error is not None:
+            return "schema", self.schema_error
+        if self.coder_error is not None:
+            return "coder_error", self.coder_error
+        return None
+
 
 def code_clean(coder: Coder, value: bytes) -> CodingResult:
     """Parse one record of the clean topic and code it."""

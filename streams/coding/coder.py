@@ -419,12 +419,12 @@ class Coder:
         """The event's id (article, pair, code) and confidence."""
         code, src, tgt, _trig, directed = event
         s_ref, t_ref = src.payload[0], tgt.payload[0]
-        pair = "-".join(sorted((s_ref.code or s_ref.role, t_ref.code or t_ref.role)))
         confidence = 0.5 + 0.15 * directed + 0.1 * (len(code.code) == 3)
         if s_ref.kind == "role" or t_ref.kind == "role" or s_ref.code == t_ref.code:
             confidence -= 0.15  # one state or none: less sure, and never a watched pair
         confidence += 0.1 * (sent.is_title or sent.index <= 2)
         confidence -= 0.05 * rank  # a sentence's later triggers are less often its main event
+        pair = _parties(event)[2]
         return stable_id(article.id, pair, code.code), round(min(confidence, 0.95), 3)
 
     def _event(
@@ -438,8 +438,7 @@ class Coder:
     ) -> CodedEvent:
         code, src, tgt, trig, directed = event
         s_ref, t_ref = src.payload[0], tgt.payload[0]
-        s_code, t_code = s_ref.code or s_ref.role, t_ref.code or t_ref.role
-        pair = "-".join(sorted((s_code, t_code)))
+        s_code, t_code, pair = _parties(event)
         text = sent.text
         return CodedEvent(
             event_id=event_id,
@@ -478,6 +477,13 @@ class Coder:
             coded_at=now,
             coder_version=CODER_VERSION,
         )
+
+
+def _parties(event: Coded) -> tuple[str, str, str]:
+    """Source code, target code (a state's, else the role's) and the undirected pair."""
+    s_ref, t_ref = event[1].payload[0], event[2].payload[0]
+    s_code, t_code = s_ref.code or s_ref.role, t_ref.code or t_ref.role
+    return s_code, t_code, "-".join(sorted((s_code, t_code)))
 
 
 def _affixes(
