@@ -61,7 +61,7 @@ def load(name: str):
         return yaml.safe_load(fh)
 
 
-ACTOR_FILES = ["countries.yaml", "igos.yaml", "former_leaders.yaml"]
+ACTOR_FILES = ["countries.yaml", "igos.yaml", "former_leaders.yaml", "recent_leaders.yaml"]
 
 
 def actor_docs():
