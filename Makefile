@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench eval schemas clean prometheus
+.PHONY: venv compile demo test lint bench eval schemas clean prometheus
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,10 +17,22 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# The coder's modules compiled to C by mypyc (setup.py), rebuilt whenever one of them changes;
+# GEOMON_PURE=1 leaves them pure Python (so does a machine without a C compiler).
+CODER_PY := $(filter-out %/__init__.py %/cldr.py,$(wildcard streams/coding/*.py))
+COMPILED := $(VENV)/.compiled
+
+$(COMPILED): $(STAMP) setup.py $(CODER_PY)
+	rm -f streams/coding/*.so
+	$(BIN)/python setup.py -q build_ext --inplace 2>&1 | grep -v -e Warning -e warnings.warn || true
+	touch $(COMPILED)
+
+compile: $(COMPILED)
+
+demo: $(COMPILED)
 	$(BIN)/geomon demo $(ARGS)
 
-test: $(STAMP) prometheus
+test: $(COMPILED) prometheus
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A Prometheus server for tests/integration/test_prometheus.py (Debian's package; the test runs
@@ -40,14 +52,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check streams alerts
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(COMPILED)
 	$(BIN)/python bench/run_all.py
 
-eval: $(STAMP)
+eval: $(COMPILED)
 	$(BIN)/geomon eval ../shared/eval/*.jsonl
 
 schemas: $(STAMP)
 	$(BIN)/python -m streams.schemas
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .geomon-data
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .geomon-data build streams/coding/*.so

@@ -13,7 +13,6 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Generic, NamedTuple, TypeVar
 
@@ -34,8 +33,9 @@ class Match(NamedTuple, Generic[T]):
     payload: T
 
 
-@dataclass(frozen=True)
-class _Entry(Generic[T]):
+class _Entry(NamedTuple, Generic[T]):
+    """One meaning of a key; ``star``: the phrase may continue to the end of its word."""
+
     payload: T
     star: bool
 
