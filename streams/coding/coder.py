@@ -84,8 +84,10 @@ class Coder:
         for name, ref, lang in knowledge.names:
             table = exact if (name, lang) in knowledge.exact_names else folded_names
             table.setdefault((name, ref), set()).add(lang)
-        for name, ref in knowledge.case_sensitive:
-            exact.setdefault((name, ref), set()).add("*")
+        for name, ref, lang in knowledge.case_sensitive:
+            # in the languages it is given for, like any name ("Petro" is es: a Colombian
+            # president there, a Ukrainian first name in English copy)
+            exact.setdefault((name, ref), set()).add(lang)
         for phrase, lang in knowledge.stop:
             folded_names.setdefault((phrase, STOP), set()).add(lang)
         context = {(fold(n), lang) for n, lang in knowledge.needs_context}

@@ -104,7 +104,7 @@ class Knowledge:
     """Everything the coder loads from configs/, in plain data."""
 
     names: list[tuple[str, ActorRef, str]] = field(default_factory=list)  # (name, ref, lang)
-    case_sensitive: list[tuple[str, ActorRef]] = field(default_factory=list)
+    case_sensitive: list[tuple[str, ActorRef, str]] = field(default_factory=list)
     stop: list[tuple[str, str]] = field(default_factory=list)  # (phrase, lang)
     exact_names: frozenset[tuple[str, str]] = frozenset()  # (name, lang): match case as written
     needs_context: frozenset[tuple[str, str]] = frozenset()  # (name, lang): only if confirmed
@@ -294,7 +294,7 @@ def load_knowledge(config_dir: Path, cldr: bool = True) -> Knowledge:
             continue
         for name, ref, lang, exact in _actor_entries(path):
             if exact:
-                k.case_sensitive.append((name, ref))
+                k.case_sensitive.append((name, ref, lang))
             else:
                 k.names.append((name, ref, lang))
     return k

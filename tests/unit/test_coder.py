@@ -425,3 +425,16 @@ def test_greetings_and_places_named_after_leaders_are_not_the_leaders(coder):
     text = "Pilgrims prayed on Mount Arafat as Eid Mubarak messages reached Cairo from Egypt's allies."
     assert not {m.payload[0].code for m in coder.actors(text, "en")} & {"PSE"}
     assert "EGY" not in {m.payload[0].code for m in coder.actors("Eid Mubarak to all!", "en")}
+
+
+def test_a_case_sensitive_actor_name_counts_only_in_the_languages_it_is_given_for(coder):
+    """ "Petro" is given for Spanish: Colombia's president there, a first name elsewhere."""
+
+    def codes(text: str, lang: str) -> set[str]:
+        return {m.payload[0].code for m in coder.actors(text, lang)}
+
+    assert "COL" in codes("Petro habló con Maduro el lunes.", "es")
+    assert "COL" not in codes("Petro spoke with Maduro on Monday.", "en")
+    assert "COL" not in codes("petro habló con Maduro el lunes.", "es")  # its exact case only
+    # the German "US-" compound is given for German too
+    assert "USA" in codes("Der US-Präsident traf den Kanzler.", "de")
