@@ -24,7 +24,7 @@ COMPILED := $(VENV)/.compiled
 
 $(COMPILED): $(STAMP) setup.py $(CODER_PY)
 	rm -f streams/coding/*.so
-	$(BIN)/python setup.py -q build_ext --inplace 2>&1 | grep -v -e Warning -e warnings.warn || true
+	$(BIN)/python setup.py -q build_ext --inplace --force 2>&1 | grep -v -e Warning -e warnings.warn || true
 	touch $(COMPILED)
 
 compile: $(COMPILED)

@@ -67,3 +67,18 @@ def test_lower_casing_keeps_every_characters_word_class():
             assert (ch == "_") == (low == "_"), hex(cp)
     text = "İstanbul'da ΣΟΦΊΑ_Ⅻ, «Korea Utara» — 북한이 ẞ straße"
     assert folded_shape(text) == word_shape(fold(text))
+
+
+def test_word_shape_table_agrees_with_the_regex_it_was_read_from():
+    """The table lookup must give the regex's shape on any text, lone surrogates included."""
+    import random
+
+    from streams.coding.matcher import SEP, _regex_shape, word_shape
+
+    rng = random.Random(5)
+    pools = [range(0x20, 0x250), range(0x300, 0x700), range(0x3000, 0x3100), range(0xAC00, 0xAC80),
+             range(0xD7F0, 0xE010), range(0x1F300, 0x1F340), range(0x20000, 0x20010)]
+    for _ in range(300):
+        text = "".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randint(0, 80)))
+        assert word_shape(text) == _regex_shape(text), ascii(text)
+    assert word_shape("Kim_Jong Un, 北朝鮮\ud800!") == f"Kim{SEP}Jong{SEP}Un{SEP}{SEP}北朝鮮{SEP}{SEP}"
