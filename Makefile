@@ -22,6 +22,13 @@ venv: $(STAMP)
 CODER_PY := $(filter-out %/__init__.py %/cldr.py,$(wildcard streams/coding/*.py))
 COMPILED := $(VENV)/.compiled
 
+# A compiled coder deleted by hand is rebuilt too (where a C compiler could build it).
+ifeq ($(GEOMON_PURE)$(wildcard streams/coding/_compiled__mypyc*.so),)
+ifneq ($(shell command -v cc),)
+$(shell rm -f $(COMPILED))
+endif
+endif
+
 $(COMPILED): $(STAMP) setup.py $(CODER_PY)
 	rm -f streams/coding/*.so
 	$(BIN)/python setup.py -q build_ext --inplace --force 2>&1 | grep -v -e Warning -e warnings.warn || true

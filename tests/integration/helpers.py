@@ -68,6 +68,9 @@ def consume_until(
         topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest", enable_auto_commit=False,
         session_timeout_ms=6000, heartbeat_interval_ms=1000,
+        # a topic the worker creates with its first record (alerts.<PAIR>) may not exist yet:
+        # refresh metadata every second, not every five minutes, so it is seen once it does
+        metadata_max_age_ms=1000,
     )
     records: list[Any] = []
     deadline = time.monotonic() + timeout

@@ -87,6 +87,19 @@ def test_boilerplate_only_article_gives_nothing(coder):
     assert coder.code(article(text, "id")) == []
 
 
+def test_a_follow_us_line_goes_but_a_paragraph_naming_the_service_stays(coder):
+    from streams.coding.text import sentences
+
+    patterns = coder.knowledge.boilerplate.patterns
+    prompt = "Ikuti kabar terbaru dari redaksi kami di Google News"
+    news = "Menlu Rusia bertemu Menlu Korea Utara di Moskow, menurut laporan di Google News"
+    para = news + " dan kantor berita lain yang dikutip media setempat pada hari Selasa pagi"
+    kept = [s.text for s in sentences(None, f"{prompt}\n{para}.", patterns)]
+    assert kept == [para + "."]
+    long_line = para + " " + "kata pejabat itu. " * 6 + "di Google News"
+    assert len(sentences(None, long_line, patterns)) > 1  # a paragraph, not a prompt
+
+
 # --- pairs, roles, places, passive, verb-final subjects (sentences written for these tests) ---
 
 
