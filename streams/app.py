@@ -28,7 +28,7 @@ from streams import metrics as M
 from streams import topics as T
 from streams.coding.coder import Coder
 from streams.normalize import Rejection, normalize
-from streams.offload import CodingResult, Offload, code_clean
+from streams.offload import CodingResult, Offload, code_clean, load_coder
 from streams.records import Alert, CodedEvent, dump_json
 from streams.settings import Settings
 
@@ -211,7 +211,7 @@ def default_coder(settings: Settings) -> CoderProvider:
 
     @lru_cache(maxsize=1)
     def provider() -> Coder:
-        return Coder.from_config_dir(settings.config_dir)
+        return load_coder(settings.config_dir)
 
     return provider
 
