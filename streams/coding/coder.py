@@ -574,6 +574,36 @@ PERSON_KINDS = frozenset({"leader", "official"})
 _WORD = re.compile(r"[^\W\d_]+")
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _standalone(
+    pattern: re.Pattern[str],
+    doc: str,
+    not_before: re.Pattern[str] | None,
+    not_after: re.Pattern[str] | None,
+) -> list[tuple[int, int]]:
+    """Spans of ``pattern`` with no ``not_before`` character before, no ``not_after`` after.
+
+    What ``(?<!x)pattern(?!x)`` finds, but the regex engine can jump to the pattern's first
+    character instead of testing the lookbehind at every position of the document (most of
+    the time ``_with_surnames`` took).
+    """
+    out: list[tuple[int, int]] = []
+    pos = 0
+    while (hit := pattern.search(doc, pos)) is not None:
+        start, end = hit.span()
+        if (not_before is not None and start > 0 and not_before.match(doc, start - 1)) or (
+            not_after is not None and not_after.match(doc, end)
+        ):
+            pos = start + 1  # as the engine would: try the next position
+            continue
+        out.append((start, end))
+        pos = end
+    return out
+
+
 def _with_surnames(
     mentions: list[Match[ActorPayload]], doc: str, titles: tuple[str, ...] = ()
 ) -> list[Match[ActorPayload]]:
@@ -620,20 +650,21 @@ def _with_surnames(
     for char, (after, payload) in titled.items():
         if payload is None:
             continue
-        start = r"(?<![^\W\d_])" if script_of(char) == "hangul" else ""  # 한글 has spaces
-        for hit in re.finditer(rf"{start}{re.escape(char)} ?(?:{title_re})", doc):
-            span = Match(hit.start(), hit.start() + 1, payload)
-            if hit.start() < after or any(_overlaps(m, span) for m in mentions):
+        pattern = re.compile(rf"{re.escape(char)} ?(?:{title_re})")
+        before = _LETTER if script_of(char) == "hangul" else None  # 한글 has spaces
+        for start, _end in _standalone(pattern, doc, before, None):
+            span = Match(start, start + 1, payload)
+            if start < after or any(_overlaps(m, span) for m in mentions):
                 continue
-            added.append(Match(hit.start(), hit.start() + 1, (payload[0], payload[1], False)))
+            added.append(Match(start, start + 1, (payload[0], payload[1], False)))
     for word, (after, payload) in words.items():
         if payload is None:
             continue
-        for hit in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", doc):
-            span = Match(hit.start(), hit.end(), payload)
-            if hit.start() < after or any(_overlaps(m, span) for m in mentions):
+        for start, end in _standalone(re.compile(re.escape(word)), doc, _WORD_CHAR, _WORD_CHAR):
+            span = Match(start, end, payload)
+            if start < after or any(_overlaps(m, span) for m in mentions):
                 continue
-            added.append(Match(hit.start(), hit.end(), (payload[0], payload[1], False)))
+            added.append(Match(start, end, (payload[0], payload[1], False)))
     if not added:
         return mentions
     return sorted([*mentions, *added], key=lambda m: (m.start, m.end))

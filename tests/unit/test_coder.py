@@ -451,3 +451,23 @@ def test_a_case_sensitive_actor_name_counts_only_in_the_languages_it_is_given_fo
     assert "COL" not in codes("petro habló con Maduro el lunes.", "es")  # its exact case only
     # the German "US-" compound is given for German too
     assert "USA" in codes("Der US-Präsident traf den Kanzler.", "de")
+
+
+def test_standalone_spans_are_what_the_lookaround_regex_finds():
+    """_standalone replaces (?<!x)word(?!x) searches; it must find the very same spans."""
+    import random
+    import re
+
+    from streams.coding.coder import _LETTER, _WORD_CHAR, _standalone
+
+    rng = random.Random(11)
+    alphabet = ["Kim", "kim", "김", " ", "_", "1", "a", "위원장", "위", "-", "é", "²", "\n"]
+    for _ in range(2000):
+        doc = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        for word, before, after, regex in [
+            ("Kim", _WORD_CHAR, _WORD_CHAR, r"(?<!\w)Kim(?!\w)"),
+            ("김 ?(?:위원장)", _LETTER, None, r"(?<![^\W\d_])김 ?(?:위원장)"),
+            ("aa", _WORD_CHAR, _WORD_CHAR, r"(?<!\w)aa(?!\w)"),
+        ]:
+            expected = [m.span() for m in re.finditer(regex, doc)]
+            assert _standalone(re.compile(word), doc, before, after) == expected, (word, doc)
