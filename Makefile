@@ -30,9 +30,10 @@ endif
 endif
 
 $(COMPILED): $(STAMP) setup.py $(CODER_PY)
-	rm -f streams/coding/*.so
-	$(BIN)/python setup.py -q build_ext --inplace --force 2>&1 | grep -v -e Warning -e warnings.warn || true
-	touch $(COMPILED)
+	@rm -f streams/coding/*.so
+	@echo 'compiling the coder with mypyc (setup.py) …' >&2
+	@$(BIN)/python setup.py -q build_ext --inplace --force 2>&1 | grep -v -e Warning -e warnings.warn >&2 || true
+	@touch $(COMPILED)
 
 compile: $(COMPILED)
 

@@ -1006,7 +1006,7 @@ def _solo(
         return None
     used = {id(a) for a in actors}
     everyone = sorted(
-        [*actors, *(m for m in mentions if not any(_overlaps(m, a) for a in actors))],
+        [*actors, *[m for m in mentions if not any(_overlaps(m, a) for a in actors)]],
         key=lambda m: m.start,
     )
     before = [a for a in everyone if a.end <= trigger.start]
