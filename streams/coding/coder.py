@@ -21,7 +21,7 @@ from typing import Any
 from streams.coding import CODER_VERSION
 from streams.coding.abbrev import find_abbreviations
 from streams.coding.lexicon import ActorRef, CameoCode, Knowledge, LanguageLexicon, load_knowledge
-from streams.coding.matcher import Match, PhraseMatcher
+from streams.coding.matcher import Match, PhraseMatcher, longest_non_overlapping
 from streams.coding.text import Sentence, fold, is_word_char, script_of, sentences
 from streams.records import CleanArticle, CodedEvent, Evidence, Span, stable_id, utcnow
 
@@ -58,10 +58,9 @@ class _Cue:
 
 @dataclass(frozen=True)
 class _LangTools:
-    triggers: PhraseMatcher[str]
-    cues: PhraseMatcher[_Cue]
+    # triggers (0), cues (1) and role words (2) in one automaton: one scan of the text, not three
+    phrases: PhraseMatcher[tuple[int, Any]]
     sov: bool
-    roles: PhraseMatcher[str]
     place_before: tuple[str, ...] = ()
     place_after: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
@@ -155,13 +154,15 @@ class Coder:
             )
             for p in phrases
         ]
+        roles = [(p, r) for lex in lexes for p, r in lex.roles]
+        phrases: list[tuple[str, tuple[int, Any]]] = [
+            *((p, (0, c)) for p, c in triggers),
+            *((p, (1, c)) for p, c in cues),
+            *((p, (2, r)) for p, r in roles),
+        ]
         return _LangTools(
-            PhraseMatcher(triggers, hangul_word_start=False),
-            PhraseMatcher(cues, hangul_word_start=False),
+            PhraseMatcher(phrases, hangul_word_start=False),
             sov=all(lex.word_order == "sov" for lex in lexes),
-            roles=PhraseMatcher(
-                [(p, r) for lex in lexes for p, r in lex.roles], hangul_word_start=False
-            ),
             place_before=tuple(sorted({fold(m) for lex in lexes for m in lex.place_before})),
             place_after=tuple(sorted({fold(m) for lex in lexes for m in lex.place_after})),
             agents=tuple(sorted({fold(m) for lex in lexes for m in lex.agent_markers})),
@@ -239,8 +240,11 @@ class Coder:
         if tools is None:
             return []
         countries = {m.payload[0].code for m in mentions}
-        if triggers is None:
-            triggers = [t for t in tools.triggers.find(sentence, folded) if t.payload in self.codes]
+        if triggers is None or cues is None or roles is None:
+            scanned = self._phrases(tools, sentence, folded)
+            triggers = scanned[0] if triggers is None else triggers
+            cues = scanned[1] if cues is None else cues
+            roles = scanned[2] if roles is None else roles
         triggers = [t for t in triggers if not _inside_any(t, mentions)]
         triggers = _main_triggers(triggers, mentions, tools.sov, sentence)
         if not triggers:
@@ -249,10 +253,6 @@ class Coder:
             triggers = [t for t in triggers if self.codes[t.payload].root in ONE_STATE_ROOTS]
             if not triggers:
                 return []
-        if cues is None:
-            cues = tools.cues.find(sentence, folded)
-        if roles is None:
-            roles = tools.roles.find(sentence, folded)
         ordered = triggers[::-1] if tools.sov else triggers
         # The place a visit goes to ("arrived in Beijing") is the host of that visit only;
         # for the sentence's other triggers it is a place.
@@ -355,6 +355,27 @@ class Coder:
             return None  # a state's own demand needs a counterpart state, found above
         return (code, solo[0], solo[1], trigger, solo[2])
 
+    def _phrases(
+        self, tools: _LangTools, text: str, folded: str
+    ) -> tuple[list[Match[str]], list[Match[_Cue]], list[Match[str]]]:
+        """Triggers (of known codes), cues and role words: one scan, overlaps resolved per kind."""
+        triggers: list[Match[str]] = []
+        cues: list[Match[_Cue]] = []
+        roles: list[Match[str]] = []
+        for m in tools.phrases.candidates(text, folded):
+            kind, value = m.payload
+            if kind == 0:
+                triggers.append(Match(m.start, m.end, value))
+            elif kind == 1:
+                cues.append(Match(m.start, m.end, value))
+            else:
+                roles.append(Match(m.start, m.end, value))
+        return (
+            [t for t in longest_non_overlapping(triggers) if t.payload in self.codes],
+            longest_non_overlapping(cues),
+            longest_non_overlapping(roles),
+        )
+
     def code(self, article: CleanArticle, coded_at: datetime | None = None) -> list[CodedEvent]:
         """All events of an article, one per (pair, code), with evidence.
 
@@ -378,20 +399,13 @@ class Coder:
         titles = lexicon.titles if lexicon is not None else ()
         mentions_all = _with_surnames(self.actors(doc, article.lang, folded), doc, titles)
         found = _by_sentence(mentions_all, starts, sents)
-        trig = (
-            _by_sentence(
-                [t for t in tools.triggers.find(doc, folded) if t.payload in self.codes],
-                starts,
-                sents,
-            )
-            if tools is not None
-            else [[] for _ in sents]
-        )
         if tools is not None:
-            cues = _by_sentence(tools.cues.find(doc, folded), starts, sents)
-            roles = _by_sentence(tools.roles.find(doc, folded), starts, sents)
+            doc_triggers, doc_cues, doc_roles = self._phrases(tools, doc, folded)
+            trig = _by_sentence(doc_triggers, starts, sents)
+            cues = _by_sentence(doc_cues, starts, sents)
+            roles = _by_sentence(doc_roles, starts, sents)
         else:
-            cues = roles = [[] for _ in sents]
+            trig = cues = roles = [[] for _ in sents]
         # Ambiguous names ("Georgia", "Jordan", 서울) count only where an unambiguous name
         # of the same state appears somewhere in the article.
         confirmed = {m.payload[0].code for ms in found for m in ms if not m.payload[2]}

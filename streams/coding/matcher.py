@@ -171,6 +171,10 @@ class PhraseMatcher(Generic[T]):
 
     def find(self, text: str, folded: str | None = None) -> list[Match[T]]:
         """All whole-word matches, longest first where they overlap."""
+        return longest_non_overlapping(self.candidates(text, folded))
+
+    def candidates(self, text: str, folded: str | None = None) -> list[Match[T]]:
+        """Every whole-word match, overlapping ones included (``find`` keeps the longest)."""
         if not self._size:
             return []
         if self._case_sensitive:
@@ -187,7 +191,7 @@ class PhraseMatcher(Generic[T]):
         for idx, _start, end in self._automaton.find_matches_as_indexes(shaped, overlapping=True):
             script, items = values[idx]
             self._accept(found, haystack, shaped, end - 1, script, items)
-        return _longest_non_overlapping(found)
+        return found
 
     def _accept(
         self,
@@ -229,7 +233,7 @@ class PhraseMatcher(Generic[T]):
         return (len(shaped) if nxt < 0 else nxt) - 1
 
 
-def _longest_non_overlapping(matches: list[Match[T]]) -> list[Match[T]]:
+def longest_non_overlapping(matches: list[Match[T]]) -> list[Match[T]]:
     """Keep the longest of overlapping matches ("Korea Utara" over "Korea"), in text order.
 
     Matches with the very same span are all kept (one phrase, several meanings). Taken spans
