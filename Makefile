@@ -19,7 +19,7 @@ venv: $(STAMP)
 
 # The coder's modules compiled to C by mypyc (setup.py), rebuilt whenever one of them changes;
 # GEOMON_PURE=1 leaves them pure Python (so does a machine without a C compiler).
-CODER_PY := $(filter-out %/__init__.py %/cldr.py,$(wildcard streams/coding/*.py))
+CODER_PY := $(wildcard streams/coding/*.py)
 COMPILED := $(VENV)/.compiled
 
 # A compiled coder deleted by hand is rebuilt too (where a C compiler could build it).

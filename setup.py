@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = [
-    "streams/coding/text.py",
-    "streams/coding/matcher.py",
-    "streams/coding/abbrev.py",
-    "streams/coding/lexicon.py",
-    "streams/coding/coder.py",
-]
+# Every module of streams/coding but these two (the Makefile rebuilds on a change to any):
+# the package's init (it checks the compiled modules) and the CLDR table, read once at load.
+NOT_COMPILED = {"__init__.py", "cldr.py"}
+COMPILED = sorted(str(p) for p in Path("streams/coding").glob("*.py") if p.name not in NOT_COMPILED)
 
 
 class OptionalBuildExt(build_ext):

@@ -56,6 +56,10 @@ class _Cue:
     kind: str  # negation | speculation | future | background
 
 
+# A text's triggers (of known codes), cues and role words, as Coder._phrases finds them.
+_Phrases = tuple[list[Match[str]], list[Match[_Cue]], list[Match[str]]]
+
+
 @dataclass(frozen=True)
 class _LangTools:
     # triggers (0), cues (1) and role words (2) in one automaton: one scan of the text, not three
@@ -223,9 +227,7 @@ class Coder:
         sentence: str,
         lang: str,
         mentions: list[Match[ActorPayload]] | None = None,
-        triggers: list[Match[str]] | None = None,
-        cues: list[Match[_Cue]] | None = None,
-        roles: list[Match[str]] | None = None,
+        phrases: _Phrases | None = None,
     ) -> list[Coded]:
         """Events in one sentence: (code, source, target, trigger, directed).
 
@@ -240,11 +242,7 @@ class Coder:
         if tools is None:
             return []
         countries = {m.payload[0].code for m in mentions}
-        if triggers is None or cues is None or roles is None:
-            scanned = self._phrases(tools, sentence, folded)
-            triggers = scanned[0] if triggers is None else triggers
-            cues = scanned[1] if cues is None else cues
-            roles = scanned[2] if roles is None else roles
+        triggers, cues, roles = phrases or self._phrases(tools, sentence, folded)
         triggers = [t for t in triggers if not _inside_any(t, mentions)]
         triggers = _main_triggers(triggers, mentions, tools.sov, sentence)
         if not triggers:
@@ -355,9 +353,7 @@ class Coder:
             return None  # a state's own demand needs a counterpart state, found above
         return (code, solo[0], solo[1], trigger, solo[2])
 
-    def _phrases(
-        self, tools: _LangTools, text: str, folded: str
-    ) -> tuple[list[Match[str]], list[Match[_Cue]], list[Match[str]]]:
+    def _phrases(self, tools: _LangTools, text: str, folded: str) -> _Phrases:
         """Triggers (of known codes), cues and role words: one scan, overlaps resolved per kind."""
         triggers: list[Match[str]] = []
         cues: list[Match[_Cue]] = []
@@ -416,7 +412,7 @@ class Coder:
                 continue
             mentions = [m for m in mentions if not m.payload[2] or m.payload[0].code in confirmed]
             found_here = self.code_sentence(
-                sent.text, article.lang, mentions, triggers, s_cues, s_roles
+                sent.text, article.lang, mentions, (triggers, s_cues, s_roles)
             )
             for rank, event in enumerate(found_here):
                 event_id, confidence = self._identity(article, sent, event, rank)

@@ -103,7 +103,7 @@ def folded_shape(text: str) -> str:
     """The word shape of ``fold(text)``, from the shape of ``text``.
 
     The case-sensitive matcher needs the latter anyway, and lower-casing keeps every
-    character's word class (a test checks every code point): one regex pass serves both.
+    character's word class (a test checks every code point): one shape serves both.
     """
     return fold(word_shape(text))
 
