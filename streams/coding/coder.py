@@ -434,7 +434,7 @@ class Coder:
         confidence = 0.5 + 0.15 * directed + 0.1 * (len(code.code) == 3)
         if s_ref.kind == "role" or t_ref.kind == "role" or s_ref.code == t_ref.code:
             confidence -= 0.15  # one state or none: less sure, and never a watched pair
-        confidence += 0.1 * (sent.is_title or sent.index <= 2)
+        confidence += 0.1 * (sent.is_title or sent.position <= 2)
         confidence -= 0.05 * rank  # a sentence's later triggers are less often its main event
         pair = _parties(event)[2]
         return stable_id(article.id, pair, code.code), round(min(confidence, 0.95), 3)

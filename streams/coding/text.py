@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 # Scripts written without spaces between words: names and triggers match anywhere in them.
 _NO_SPACE_RANGES = (
@@ -92,12 +91,11 @@ def detect_language(text: str) -> str:
     return str(lang)
 
 
-@dataclass(frozen=True)
-class Sentence:
-    """A sentence with its position in the article (0 = title)."""
+class Sentence(NamedTuple):
+    """A sentence with its position in the article (0 = title); a tuple: cheap to make."""
 
     text: str
-    index: int
+    position: int
     is_title: bool = False
 
 
@@ -147,7 +145,8 @@ def split_sentences(text: str) -> list[str]:
     pieces = [p for p in _pieces(text) if p and p.strip()]
     out: list[str] = []
     for piece in pieces:
-        if out and _ABBREV.search(out[-1][-24:].rstrip()) and not out[-1].endswith("\n"):
+        # (pieces are stripped: only one ending in "." can end in an abbreviation)
+        if out and out[-1].endswith(".") and _ABBREV.search(out[-1][-24:]):
             out[-1] = f"{out[-1]} {piece.strip()}"
         else:
             out.append(piece.strip())

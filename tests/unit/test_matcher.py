@@ -82,3 +82,31 @@ def test_word_shape_table_agrees_with_the_regex_it_was_read_from():
         text = "".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randint(0, 80)))
         assert word_shape(text) == _regex_shape(text), ascii(text)
     assert word_shape("Kim_Jong Un, 北朝鮮\ud800!") == f"Kim{SEP}Jong{SEP}Un{SEP}{SEP}北朝鮮{SEP}{SEP}"
+
+
+def _longest_first_reference(matches):
+    """The definition, naively: longest first (earlier first among equals), a match is
+    kept unless it overlaps a kept match of another span; identical matches count once."""
+    kept = []
+    for m in sorted(matches, key=lambda m: (m.start - m.end, m.start)):
+        if m in kept:
+            continue
+        if all((k.start, k.end) == (m.start, m.end) or k.end <= m.start or m.end <= k.start
+               for k in kept):
+            kept.append(m)
+    return sorted(kept, key=lambda m: m.start)  # stable: one span's meanings keep their order
+
+
+def test_longest_non_overlapping_agrees_with_its_definition_on_random_matches():
+    import random
+
+    from streams.coding.matcher import Match, longest_non_overlapping
+
+    rng = random.Random(11)
+    for _ in range(3000):
+        n = rng.randint(0, 12)
+        matches = []
+        for _ in range(n):
+            start = rng.randint(0, 30)
+            matches.append(Match(start, start + rng.randint(1, 6), rng.choice("abc")))
+        assert longest_non_overlapping(matches) == _longest_first_reference(matches), matches
