@@ -109,6 +109,25 @@ def folded_shape(text: str) -> str:
     return fold(word_shape(text))
 
 
+@lru_cache(maxsize=64)
+def _shaped(text: str, case_sensitive: bool) -> str:
+    """The shape the automata scan: the word shape behind one separator.
+
+    Of the folded text unless case matters. One string object for every matcher that scans
+    a text, so the UTF-8 copy the automaton reads is made once and kept with it.
+    """
+    return SEP + (word_shape(text) if case_sensitive else folded_shape(text))
+
+
+def _is_latin1(text: str) -> bool:
+    """No character beyond U+00FF (a copy of a text stored one byte per character: fast)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class PhraseMatcher(Generic[T]):
     """Finds phrases in text; a phrase ending in ``*`` may continue to the end of its word.
 
@@ -159,6 +178,9 @@ class PhraseMatcher(Generic[T]):
         # a few dozen microseconds whatever the scripts, where pyahocorasick scanned a trie
         # node's children linearly (every CJK first character, at every character of a text).
         self._values = [(script, tuple(items)) for script, items in stored.values()]
+        # Every key holds a character beyond Latin-1 (Cyrillic, Arabic, CJK …): a text in
+        # Latin-1 alone (folded, it stays there) cannot hold one, and is not scanned.
+        self._wide = all(not _is_latin1(key) for key in stored)
         self._automaton = (
             ahocorasick_rs.AhoCorasick(
                 list(stored), implementation=ahocorasick_rs.Implementation.ContiguousNFA
@@ -178,16 +200,16 @@ class PhraseMatcher(Generic[T]):
         """Every whole-word match, overlapping ones included (``find`` keeps the longest)."""
         if not self._size:
             return []
+        found: list[Match[T]] = []
+        if self._automaton is None or (self._wide and _is_latin1(text)):
+            return found
         if self._case_sensitive:
-            haystack, shape = text, word_shape(text)
+            haystack = text
         else:
-            haystack, shape = (folded if folded is not None else fold(text)), folded_shape(text)
+            haystack = folded if folded is not None else fold(text)
         # In the shape, index i + 1 is the text's index i (the leading separator); a word ends
         # where the next separator is, which str.find tells without a Python loop.
-        shaped = SEP + shape
-        found: list[Match[T]] = []
-        if self._automaton is None:
-            return found
+        shaped = _shaped(text, self._case_sensitive)
         values = self._values
         for idx, _start, end in self._automaton.find_matches_as_indexes(shaped, overlapping=True):
             script, items = values[idx]

@@ -110,3 +110,12 @@ def test_longest_non_overlapping_agrees_with_its_definition_on_random_matches():
             start = rng.randint(0, 30)
             matches.append(Match(start, start + rng.randint(1, 6), rng.choice("abc")))
         assert longest_non_overlapping(matches) == _longest_first_reference(matches), matches
+
+
+def test_names_beyond_latin1_are_found_in_mostly_latin_text():
+    """A matcher of only non-Latin-1 names skips texts in Latin-1 alone: one such character
+    in a Latin text is enough to be scanned."""
+    m = PhraseMatcher([("Иран", "IRN"), ("北朝鮮", "PRK")])
+    assert spans(m, "Tehran (Иран) y Pyongyang") == [("Иран", "IRN")]
+    assert spans(m, "Teherán y Pyongyang: «Irán»") == []
+    assert spans(m, "Kim in 北朝鮮") == [("北朝鮮", "PRK")]
