@@ -68,14 +68,14 @@ def _regex_shape(text: str) -> str:
     return _NON_WORD.sub(SEP, text).replace("_", SEP)
 
 
-def _separator_table() -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """True at every code point ``word_shape`` turns into the separator.
+def _shape_table() -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """Every code point's shape: itself, or the separator where ``word_shape`` puts one.
 
     Read off the regex over all of Unicode once (a fraction of a second at load), so the
     table and the regex agree by construction.
     """
     every = "".join(map(chr, range(0x110000)))
-    table: np.ndarray[Any, np.dtype[np.bool_]] = _code_points(_regex_shape(every)) == ord(SEP)
+    table: np.ndarray[Any, np.dtype[np.uint32]] = _code_points(_regex_shape(every)).copy()
     return table
 
 
@@ -84,39 +84,28 @@ def _code_points(text: str) -> np.ndarray[Any, np.dtype[np.uint32]]:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-_SEPARATOR = _separator_table()
+_SHAPE = _shape_table()
 
 
 @lru_cache(maxsize=64)
 def word_shape(text: str) -> str:
     """Every non-word character as one separator, same length: word starts become findable.
 
-    A table lookup over the text's code points (numpy), five times faster than the regex
+    One table lookup per code point (numpy ``take``), ten times faster than the regex
     substitution it was read from: every space and punctuation mark was one replacement.
     """
-    codes = _code_points(text)
-    shaped = np.where(_SEPARATOR[codes], np.uint32(ord(SEP)), codes)
+    shaped = _SHAPE.take(_code_points(text))
     return shaped.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 @lru_cache(maxsize=64)
-def folded_shape(text: str) -> str:
-    """The word shape of ``fold(text)``, from the shape of ``text``.
-
-    The case-sensitive matcher needs the latter anyway, and lower-casing keeps every
-    character's word class (a test checks every code point): one shape serves both.
-    """
-    return fold(word_shape(text))
-
-
-@lru_cache(maxsize=64)
-def _shaped(text: str, case_sensitive: bool) -> str:
+def _shaped(text: str) -> str:
     """The shape the automata scan: the word shape behind one separator.
 
-    Of the folded text unless case matters. One string object for every matcher that scans
-    a text, so the UTF-8 copy the automaton reads is made once and kept with it.
+    One string object for every matcher that scans a text (folded or not), so the UTF-8
+    copy the automaton reads is made once and kept with it.
     """
-    return SEP + (word_shape(text) if case_sensitive else folded_shape(text))
+    return SEP + word_shape(text)
 
 
 def _is_latin1(text: str) -> bool:
@@ -209,7 +198,7 @@ class PhraseMatcher(Generic[T]):
             haystack = folded if folded is not None else fold(text)
         # In the shape, index i + 1 is the text's index i (the leading separator); a word ends
         # where the next separator is, which str.find tells without a Python loop.
-        shaped = _shaped(text, self._case_sensitive)
+        shaped = _shaped(haystack)
         values = self._values
         for idx, _start, end in self._automaton.find_matches_as_indexes(shaped, overlapping=True):
             script, items = values[idx]

@@ -53,8 +53,9 @@ def test_offsets_survive_length_changing_case_folding():
 
 
 def test_lower_casing_keeps_every_characters_word_class():
-    """folded_shape derives the folded text's shape from the text's on this ground."""
-    from streams.coding.matcher import _NON_WORD, folded_shape, word_shape
+    """The folded text has the text's word boundaries: the case-sensitive matcher (on the
+    text) and the others (on the folded text) agree on where words start and end."""
+    from streams.coding.matcher import _NON_WORD, word_shape
     from streams.coding.text import fold
 
     for cp in range(0x110000):
@@ -66,7 +67,7 @@ def test_lower_casing_keeps_every_characters_word_class():
             assert bool(_NON_WORD.match(ch)) == bool(_NON_WORD.match(low)), hex(cp)
             assert (ch == "_") == (low == "_"), hex(cp)
     text = "İstanbul'da ΣΟΦΊΑ_Ⅻ, «Korea Utara» — 북한이 ẞ straße"
-    assert folded_shape(text) == word_shape(fold(text))
+    assert fold(word_shape(text)) == word_shape(fold(text))
 
 
 def test_word_shape_table_agrees_with_the_regex_it_was_read_from():
