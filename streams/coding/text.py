@@ -99,43 +99,48 @@ class Sentence(NamedTuple):
     is_title: bool = False
 
 
-# "U.S." and "Mr." end no sentence.
-_ABBREV = re.compile(r"(?:\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|St|Gen|Lt|Col|Sen|Rep|Gov|Prof|No|Jr|Sr)\.)$")
+# "U.S." and "Mr." end no sentence: a piece whose last word before its "." is one capital
+# letter or one of these titles.
+_TITLES = frozenset("Mr Mrs Ms Dr St Gen Lt Col Sen Rep Gov Prof No Jr Sr".split())
+_LONGEST_TITLE = max(map(len, _TITLES))
 
 
-_ENDS = re.compile(r"[.!?。！？؟।\n]")  # where a sentence can end: cheap to scan for
-_AFTER_END = re.compile(r"[\"'”’»)\]]*\s+")  # closing quotes and the space after an end mark
-_NEWLINES = re.compile(r"\n+")
-_UNSPACED_ENDS = frozenset("。！？")
+def _ends_in_abbreviation(piece: str) -> bool:
+    """True when the piece ends in "X." or "Mr." (a whole word: " U.S.", not "BUS.")."""
+    if not piece.endswith("."):
+        return False
+    end = len(piece) - 1
+    start = end
+    while start > 0 and end - start <= _LONGEST_TITLE:
+        ch = piece[start - 1]
+        if not (ch.isalnum() or ch == "_"):  # a regex word character
+            break
+        start -= 1
+    word = piece[start:end]
+    return ("A" <= word <= "Z" and len(word) == 1) or word in _TITLES
+
+
+# A sentence end: . ! ? (and their CJK/Arabic/Devanagari forms) with closing quotes and a
+# space (the quotes and the space are dropped), or right after 。！？ when more text
+# follows, or a run of line breaks (dropped).
+# (One character class first: the regex engine skips to the next mark in C.)
+_END = re.compile(r"[.!?。！？؟।\n](?:(?<=\n)\n*|[\"'”’»)\]]*\s+|(?<=[。！？])(?=.))", re.DOTALL)
 
 
 def _pieces(text: str) -> list[str]:
-    """Pieces between sentence ends, found by scanning for end marks only.
+    """Pieces between sentence ends: one regex scan, the pieces cut between its matches.
 
-    An end is . ! ? (and their CJK/Arabic/Devanagari forms) with closing quotes and a space,
-    or right after 。！？, or a line break (a regex split with lookbehinds tried every
-    position, five times slower).
+    (A regex split with lookbehinds tried every position, five times slower; a scan for end
+    marks checked one by one, twice.)
     """
     out: list[str] = []
     last = 0  # start of the current piece
-    skip = 0  # end of the last separator: end marks inside it were consumed
-    for m in _ENDS.finditer(text):
-        i = m.start()
-        if i < skip:
-            continue
-        if text[i] == "\n":
-            sep = _NEWLINES.match(text, i)
-            assert sep is not None
-            out.append(text[last:i])
-            last = skip = sep.end()
-            continue
-        after = _AFTER_END.match(text, i + 1)
-        if after is not None:
-            out.append(text[last : i + 1])
-            last = skip = after.end()
-        elif text[i] in _UNSPACED_ENDS and i + 1 < len(text):
-            out.append(text[last : i + 1])
-            last = skip = i + 1
+    for m in _END.finditer(text):
+        if text[m.start()] == "\n":  # line breaks end the piece before them
+            out.append(text[last : m.start()])
+        else:  # the end mark stays with its sentence
+            out.append(text[last : m.start() + 1])
+        last = m.end()
     out.append(text[last:])
     return out
 
@@ -145,8 +150,7 @@ def split_sentences(text: str) -> list[str]:
     pieces = [p for p in _pieces(text) if p and p.strip()]
     out: list[str] = []
     for piece in pieces:
-        # (pieces are stripped: only one ending in "." can end in an abbreviation)
-        if out and out[-1].endswith(".") and _ABBREV.search(out[-1][-24:]):
+        if out and _ends_in_abbreviation(out[-1]):
             out[-1] = f"{out[-1]} {piece.strip()}"
         else:
             out.append(piece.strip())
