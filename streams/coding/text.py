@@ -121,10 +121,10 @@ def _ends_in_abbreviation(piece: str) -> bool:
 
 
 # A sentence end: . ! ? (and their CJK/Arabic/Devanagari forms) with closing quotes and a
-# space (the quotes and the space are dropped), or right after 。！？ when more text
-# follows, or a run of line breaks (dropped).
+# space (the space is dropped), or right after 。！？ when more text follows, or a run of
+# line breaks (dropped).
 # (One character class first: the regex engine skips to the next mark in C.)
-_END = re.compile(r"[.!?。！？؟।\n](?:(?<=\n)\n*|[\"'”’»)\]]*\s+|(?<=[。！？])(?=.))", re.DOTALL)
+_END = re.compile(r"[.!?。！？؟।\n](?:(?<=\n)\n*|([\"'”’»)\]]*)\s+|(?<=[。！？])(?=.))", re.DOTALL)
 
 
 def _pieces(text: str) -> list[str]:
@@ -138,7 +138,9 @@ def _pieces(text: str) -> list[str]:
     for m in _END.finditer(text):
         if text[m.start()] == "\n":  # line breaks end the piece before them
             out.append(text[last : m.start()])
-        else:  # the end mark stays with its sentence
+        elif m.start(1) >= 0:  # the end mark and closing quotes stay with their sentence
+            out.append(text[last : m.end(1)])
+        else:
             out.append(text[last : m.start() + 1])
         last = m.end()
     out.append(text[last:])

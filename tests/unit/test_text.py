@@ -6,7 +6,7 @@ import re
 from streams.coding.text import split_sentences
 
 _MARKS = re.compile(r"[.!?。！？؟।\n]")
-_CLOSE_AND_SPACE = re.compile(r"[\"'”’»)\]]*\s+")
+_CLOSE_AND_SPACE = re.compile(r"([\"'”’»)\]]*)\s+")
 _ABBREVIATION = re.compile(
     r"(?:\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|St|Gen|Lt|Col|Sen|Rep|Gov|Prof|No|Jr|Sr)\.)$"
 )
@@ -15,7 +15,7 @@ _ABBREVIATION = re.compile(
 def _reference(text: str) -> list[str]:
     """Each end mark looked at in turn: a line break ends a piece (the breaks dropped); . ! ?
     and their CJK/Arabic/Devanagari forms end one when closing quotes and a space follow
-    (dropped); 。！？ also when any text follows. Pieces ending in "X." or "Mr." join the next."""
+    (the quotes kept, the space dropped); 。！？ also when any text follows. Pieces ending in "X." or "Mr." join the next."""
     pieces, last, skip = [], 0, 0
     for m in _MARKS.finditer(text):
         i = m.start()
@@ -30,7 +30,7 @@ def _reference(text: str) -> list[str]:
             continue
         after = _CLOSE_AND_SPACE.match(text, i + 1)
         if after is not None:
-            pieces.append(text[last : i + 1])
+            pieces.append(text[last : after.end(1)])
             last = skip = after.end()
         elif text[i] in "。！？" and i + 1 < len(text):
             pieces.append(text[last : i + 1])
@@ -59,6 +59,6 @@ def test_split_sentences_keeps_abbreviations_and_cjk_ends():
         "Mr. Kim met U.S. envoys.",
         "北朝鲜代表团抵达。",
         "随后会谈！",
-        'Then: "done.',
+        'Then: "done."',
         "Next",
     ]
