@@ -14,8 +14,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from operator import itemgetter
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 import ahocorasick_rs
 import numpy as np
@@ -27,12 +26,31 @@ T = TypeVar("T")
 UNSPACED = frozenset({"han"})
 
 
-class Match(NamedTuple, Generic[T]):
-    """A pattern found in a text: character offsets and what it stands for (a tuple: cheap)."""
+class Match(Generic[T]):
+    """A pattern found in a text: character offsets and what it stands for.
 
-    start: int
-    end: int
-    payload: T
+    A plain class, not a named tuple: compiled, making one and reading its fields are C
+    struct operations (a named tuple's constructor runs Python code, ~100 times an article).
+    """
+
+    def __init__(self, start: int, end: int, payload: T) -> None:
+        self.start: Final = start
+        self.end: Final = end
+        self.payload: Final = payload
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Match)
+            and self.start == other.start
+            and self.end == other.end
+            and self.payload == other.payload
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.payload))
+
+    def __repr__(self) -> str:
+        return f"Match({self.start!r}, {self.end!r}, {self.payload!r})"
 
 
 class _Entry(NamedTuple, Generic[T]):
@@ -255,7 +273,7 @@ def longest_non_overlapping(matches: list[Match[T]]) -> list[Match[T]]:
     """
     if len(matches) < 2:
         return matches
-    ordered = sorted(matches, key=_SPAN)
+    ordered = sorted(matches, key=_span)
     out: list[Match[T]] = []
     i, n = 0, len(ordered)
     while i < n:
@@ -272,7 +290,8 @@ def longest_non_overlapping(matches: list[Match[T]]) -> list[Match[T]]:
     return out
 
 
-_SPAN = itemgetter(0, 1)
+def _span(m: Match[T]) -> tuple[int, int]:
+    return (m.start, m.end)
 
 
 def _longest_first(matches: list[Match[T]]) -> list[Match[T]]:
