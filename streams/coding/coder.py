@@ -113,9 +113,9 @@ class Coder:
             prefixes=prefixes,
             suffixes=suffixes,
         )
-        self._exact: PhraseMatcher[ActorPayload] = PhraseMatcher(
-            payloads(exact), prefixes=prefixes, suffixes=suffixes, case_sensitive=True
-        )
+        # Case-sensitive names ("US", "Petro"), like Latin-script ones, by language too.
+        self._exact_payloads = payloads(exact)
+        self._exact: dict[str, PhraseMatcher[ActorPayload]] = {}
         self._langs: dict[str, _LangTools] = {
             lang: self._tools([lex]) for lang, lex in knowledge.lexicons.items()
         }
@@ -125,6 +125,7 @@ class Coder:
         self._scripts = {s: self._tools(lexes) for s, lexes in by_script.items()}
         for lang in knowledge.lexicons:
             self._latin_matcher(lang)
+            self._exact_matcher(lang)
 
     def _latin_matcher(self, lang: str) -> PhraseMatcher[ActorPayload]:
         """The Latin-script names of one language (of every language if it has none)."""
@@ -136,6 +137,23 @@ class Coder:
             ]
             matcher = PhraseMatcher(names, prefixes=self._prefixes, suffixes=self._suffixes)
             self._latin[key] = matcher
+        return matcher
+
+    def _exact_matcher(self, lang: str) -> PhraseMatcher[ActorPayload]:
+        """The case-sensitive names that count in one language: its own and every language's
+        Latin-script ones, and all in other scripts (as ``actors`` keeps them)."""
+        key = lang if lang in self._name_langs else "*"
+        matcher = self._exact.get(key)
+        if matcher is None:
+            names = [
+                (n, p)
+                for n, p in self._exact_payloads
+                if key == "*" or key in p[1] or "*" in p[1] or script_of(n[0]) != "latin"
+            ]
+            matcher = PhraseMatcher(
+                names, prefixes=self._prefixes, suffixes=self._suffixes, case_sensitive=True
+            )
+            self._exact[key] = matcher
         return matcher
 
     @classmethod
@@ -198,7 +216,7 @@ class Coder:
             for m in [
                 *self._latin_matcher(lang).find(text, folded),
                 *self._other.find(text, folded),
-                *self._exact.find(text),
+                *self._exact_matcher(lang).find(text),
             ]
             if "*" in m.payload[1]
             or lang in m.payload[1]

@@ -185,8 +185,8 @@ class PhraseMatcher(Generic[T]):
         # a few dozen microseconds whatever the scripts, where pyahocorasick scanned a trie
         # node's children linearly (every CJK first character, at every character of a text).
         self._values = [(script, tuple(items)) for script, items in stored.values()]
-        # Every key holds a character beyond Latin-1 (Cyrillic, Arabic, CJK …): a text in
-        # Latin-1 alone (folded, it stays there) cannot hold one, and is not scanned.
+        # Every key holds a character beyond Latin-1 (Cyrillic, Arabic, CJK …): a text whose
+        # shape is Latin-1 alone cannot hold one, and is not scanned.
         self._wide = all(not _is_latin1(key) for key in stored)
         self._automaton = (
             ahocorasick_rs.AhoCorasick(
@@ -208,7 +208,7 @@ class PhraseMatcher(Generic[T]):
         if not self._size:
             return []
         found: list[Match[T]] = []
-        if self._automaton is None or (self._wide and _is_latin1(text)):
+        if self._automaton is None:
             return found
         if self._case_sensitive:
             haystack = text
@@ -217,6 +217,8 @@ class PhraseMatcher(Generic[T]):
         # In the shape, index i + 1 is the text's index i (the leading separator); a word ends
         # where the next separator is, which str.find tells without a Python loop.
         shaped = _shaped(haystack)
+        if self._wide and _is_latin1(shaped):  # (dashes and curly quotes are separators)
+            return found
         values = self._values
         for idx, _start, end in self._automaton.find_matches_as_indexes(shaped, overlapping=True):
             script, items = values[idx]
