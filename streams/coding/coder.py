@@ -140,8 +140,11 @@ class Coder:
         return matcher
 
     def _exact_matcher(self, lang: str) -> PhraseMatcher[ActorPayload]:
-        """The case-sensitive names that count in one language: its own and every language's
-        Latin-script ones, and all in other scripts (as ``actors`` keeps them)."""
+        """The case-sensitive names that count in one language.
+
+        Its own and every language's Latin-script ones, and all in other scripts (the ones
+        ``actors`` keeps).
+        """
         key = lang if lang in self._name_langs else "*"
         matcher = self._exact.get(key)
         if matcher is None:
