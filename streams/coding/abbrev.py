@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ahocorasick_rs
 import yaml
 
 from streams.coding.lexicon import ConfigError
@@ -67,31 +66,59 @@ class LangAbbrev:
 
     # Every character that can be part of a compound (chars and compound keys).
     members: frozenset[str] = field(init=False, repr=False, compare=False)
-    # Two members side by side (or one separator apart): a text without it has no compound.
-    pair_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    # One member, and one weak character: found by a C scan instead of a loop per character.
-    member_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # Members side by side (or one separator apart), as long as they go: a text without such
+    # a chain has no compound, and only the members in chains can be part of one.
+    chain_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # One weak character: found by a C scan instead of a loop per character.
     weak_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-    # Every occurrence of every blocker in one scan (overlapping, as a find per word gives).
-    blocker_ac: ahocorasick_rs.AhoCorasick | None = field(init=False, repr=False, compare=False)
+    # Member character -> offset of it in blockers -> those blockers: the blockers that can
+    # hold a member at a position, tried with one C call per offset.
+    blockers_holding: Mapping[str, tuple[tuple[int, tuple[str, ...]], ...]] = field(
+        init=False, repr=False, compare=False
+    )
     relation_by_first: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    hazards_by_first: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    hazard_reach: int = field(init=False, repr=False, compare=False)  # the longest hazard
 
     def __post_init__(self) -> None:
         members = frozenset(self.chars) | frozenset("".join(self.compounds))
         object.__setattr__(self, "members", members)
         mem = "".join(sorted(re.escape(c) for c in members))
         sep = "".join(sorted(re.escape(c) for c in self.separators))
-        pat = re.compile(f"[{mem}][{sep}]?[{mem}]" if sep else f"[{mem}][{mem}]")
-        object.__setattr__(self, "pair_re", pat)
-        object.__setattr__(self, "member_re", re.compile(f"[{mem}]"))
+        pat = re.compile(f"[{mem}](?:[{sep}]?[{mem}])+" if sep else f"[{mem}]{{2,}}")
+        object.__setattr__(self, "chain_re", pat)
         weak = "".join(sorted(re.escape(c) for c in self.weak_after_ideograph))
         object.__setattr__(self, "weak_re", re.compile(f"[{weak}]") if weak else None)
-        blockers = ahocorasick_rs.AhoCorasick(list(self.blockers)) if self.blockers else None
-        object.__setattr__(self, "blocker_ac", blockers)
-        by_first: dict[str, list[str]] = {}
-        for word in self.relation_after:
-            by_first.setdefault(word[0], []).append(word)
-        object.__setattr__(self, "relation_by_first", {k: tuple(v) for k, v in by_first.items()})
+        holding: dict[str, dict[int, list[str]]] = {}
+        for blocker in self.blockers:
+            for offset, ch in enumerate(blocker):
+                if ch in members:
+                    holding.setdefault(ch, {}).setdefault(offset, []).append(blocker)
+        object.__setattr__(
+            self,
+            "blockers_holding",
+            {
+                ch: tuple((off, tuple(words)) for off, words in sorted(by_offset.items()))
+                for ch, by_offset in holding.items()
+            },
+        )
+        by_first = _by_first(self.relation_after)
+        object.__setattr__(self, "relation_by_first", by_first)
+        object.__setattr__(self, "hazards_by_first", _by_first(self.hazards))
+        object.__setattr__(self, "hazard_reach", max(map(len, self.hazards), default=0))
+
+
+def _by_first(words: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Words by their first character: the few that can start at a position, in order."""
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        by_first.setdefault(word[0], []).append(word)
+    return {k: tuple(v) for k, v in by_first.items()}
+
+
+def _starts_with_any(text: str, at: int, by_first: Mapping[str, tuple[str, ...]]) -> bool:
+    """One of the words starts at ``at`` (only those with the character there are tried)."""
+    return at < len(text) and any(text.startswith(w, at) for w in by_first.get(text[at], ()))
 
 
 @dataclass(frozen=True)
@@ -224,43 +251,70 @@ def _occurrences(text: str, word: str) -> list[int]:
     return out
 
 
-def _masked(text: str, rules: LangAbbrev) -> set[int]:
-    """Positions whose character is not an abbreviation (blockers, dates, weak chars)."""
+def _linked(text: str, rules: LangAbbrev) -> list[int]:
+    """The member positions next to another member (or one separator from it), in order.
+
+    Only these can be part of a compound: a member standing alone (中 of 中国, 日 of 今日,
+    most of the members in a text) is a run of one, which never is.
+    """
+    members = rules.members
+    return [
+        p
+        for m in rules.chain_re.finditer(text)
+        for p in range(m.start(), m.end())
+        if text[p] in members
+    ]
+
+
+def _masked(text: str, rules: LangAbbrev, candidates: list[int]) -> set[int]:
+    """Which of the candidate positions are not abbreviations (blockers, dates, weak).
+
+    Weak: characters after an ideograph. Only the blockers that hold a candidate's
+    character are tried, where they would hold it (a scan of the whole text for every
+    blocker cost as much as the rest together).
+    """
     members = rules.members
     masked: set[int] = set()
-    found = (
-        rules.blocker_ac.find_matches_as_indexes(text, overlapping=True) if rules.blocker_ac else []
-    )
-    for _idx, b0, b1 in found:
-        # A relation word that starts inside the blocker and runs past it wins
-        # (中美元首: 元首, not 美元).
-        if any(
-            text.startswith(rel, q) and q + len(rel) >= b1
-            for q in range(b0 + 1, b1)
-            for rel in rules.relation_by_first.get(text[q], ())
-        ):
-            continue
-        masked.update(p for p in range(b0, b1) if text[p] in members)
+    seen: set[tuple[int, int]] = set()
+    for p in candidates:
+        for offset, group in rules.blockers_holding.get(text[p], ()):
+            b0 = p - offset
+            if b0 < 0 or not text.startswith(group, b0):  # (one C call for the group)
+                continue
+            for blocker in group:
+                b1 = b0 + len(blocker)
+                if not text.startswith(blocker, b0) or (b0, b1) in seen:
+                    continue
+                seen.add((b0, b1))
+                # A relation word that starts inside the blocker and runs past it wins
+                # (中美元首: 元首, not 美元).
+                if any(
+                    text.startswith(rel, q) and q + len(rel) >= b1
+                    for q in range(b0 + 1, b1)
+                    for rel in rules.relation_by_first.get(text[q], ())
+                ):
+                    continue
+                masked.update(q for q in range(b0, b1) if text[q] in members)
     for pat in rules.blocker_patterns:
         for m in pat.finditer(text):
             masked.update(range(m.start(), m.end()))
     if rules.weak_re is not None:
-        for m in rules.weak_re.finditer(text, 1):
-            p = m.start()
-            prev = text[p - 1]
-            if _is_ideograph(prev) and prev not in members and prev not in rules.weak_exempt:
-                masked.add(p)
+        for p in candidates:
+            if p > 0 and rules.weak_re.match(text, p):
+                prev = text[p - 1]
+                if _is_ideograph(prev) and prev not in members and prev not in rules.weak_exempt:
+                    masked.add(p)
     return masked
 
 
 def _hazard(text: str, start: int, end: int, rules: LangAbbrev) -> bool:
     """A hazard covers the whole compound or runs past it (a hazard inside a longer one is fine)."""
-    lo = max(0, start - max((len(h) for h in rules.hazards), default=0))
-    for h in rules.hazards:
-        for h0 in _occurrences(text[lo : end + len(h)], h):
-            h0 += lo
+    for h0 in range(max(0, start - rules.hazard_reach), end):
+        for h in rules.hazards_by_first.get(text[h0], ()):
+            if not text.startswith(h, h0):
+                continue
             h1 = h0 + len(h)
-            if h1 <= start or h0 >= end:
+            if h1 <= start:
                 continue
             if h0 >= start and h1 <= end and h1 - h0 < end - start:
                 continue
@@ -334,10 +388,11 @@ def _emit(positions: list[int], codes: list[str]) -> list[tuple[int, int, str]]:
 
 
 def _find_han(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
-    masked = _masked(text, rules)
+    linked = _linked(text, rules)
+    masked = _masked(text, rules, linked)
     ok = set()
-    for m in rules.member_re.finditer(text):
-        p, ch = m.start(), m.group()
+    for p in linked:
+        ch = text[p]
         if p in masked:
             continue
         # A katakana member (日ロ) counts only where no other katakana touches it (テロ).
@@ -360,7 +415,7 @@ def _find_han(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
             if any(text.startswith(w, end) for w in rules.separated_not_before):
                 continue
         elif not (
-            any(text.startswith(w, end) for w in rules.relation_after)
+            _starts_with_any(text, end, rules.relation_by_first)
             or any(text.endswith(w, 0, start) for w in rules.relation_before)
         ):
             continue
@@ -369,8 +424,9 @@ def _find_han(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
 
 
 def _find_ko(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
-    masked = _masked(text, rules)
-    ok = {m.start() for m in rules.member_re.finditer(text)}
+    linked = _linked(text, rules)
+    masked = _masked(text, rules, linked)
+    ok = set(linked)
     word_start = {p for p in ok if p == 0 or not (_is_hangul(text[p - 1]) or text[p - 1].isalnum())}
     out: list[tuple[int, int, str]] = []
     for run in _runs(text, rules, ok, word_start):
@@ -400,18 +456,18 @@ def _find_ko(text: str, rules: LangAbbrev) -> list[tuple[int, int, str]]:
             if (
                 rest
                 and rest not in rules.particles
-                and not any(rest.startswith(w) for w in rules.relation_after)
+                and not _starts_with_any(rest, 0, rules.relation_by_first)
             ):
                 continue
         elif rest:
             if not (
-                any(rest.startswith(w) for w in rules.relation_after)
+                _starts_with_any(rest, 0, rules.relation_by_first)
                 or (rest in rules.particles and compound not in rules.needs_relation)
             ):
                 continue
         else:
             nxt = text[rest_end:].lstrip()
-            if not any(nxt.startswith(w) for w in rules.relation_after):
+            if not _starts_with_any(nxt, 0, rules.relation_by_first):
                 continue
         out.extend(_emit(pos, codes))
     return out
@@ -424,7 +480,7 @@ def find_abbreviations(text: str, lang: str, table: AbbrevTable) -> list[tuple[i
     states (中俄关系 gives 中 CHN and 俄 RUS).  Languages without a section give [].
     """
     rules = table.langs.get(lang)
-    if rules is None or not text or not rules.pair_re.search(text):
+    if rules is None or not text or not rules.chain_re.search(text):
         return []
     spans = _find_ko(text, rules) if lang == "ko" else _find_han(text, rules)
     return sorted(set(spans))
