@@ -22,7 +22,7 @@ from streams.coding import CODER_VERSION
 from streams.coding.abbrev import find_abbreviations
 from streams.coding.lexicon import ActorRef, CameoCode, Knowledge, LanguageLexicon, load_knowledge
 from streams.coding.matcher import Match, PhraseMatcher, longest_non_overlapping
-from streams.coding.text import Sentence, fold, is_word_char, script_of, sentences
+from streams.coding.text import Sentence, fold, fold_lines, is_word_char, script_of, sentences
 from streams.records import CleanArticle, CodedEvent, stable_id, utcnow
 
 ActorPayload = tuple[ActorRef, frozenset[str], bool]  # actor, languages, needs context
@@ -249,6 +249,7 @@ class Coder:
         lang: str,
         mentions: list[Match[ActorPayload]] | None = None,
         phrases: _Phrases | None = None,
+        folded: str | None = None,
     ) -> list[Coded]:
         """Events in one sentence: (code, source, target, trigger, directed).
 
@@ -256,7 +257,8 @@ class Coder:
         event only for protest, coercion and violence with a non-state actor (police,
         protesters, militants) — never a second, invented state.
         """
-        folded = fold(sentence)
+        if folded is None:
+            folded = fold(sentence)
         if mentions is None:
             mentions = self.actors(sentence, lang, folded)
         tools = self._tools_for(lang, sentence)
@@ -411,7 +413,7 @@ class Coder:
             starts.append(pos)
             pos += len(sent.text) + 1
         doc = "\n".join(sent.text for sent in sents)
-        folded = fold(doc)
+        folded, sliceable = fold_lines(doc)  # (a sentence's fold is then a slice of it)
         tools = self._tools_for(article.lang, doc)
         if tools is None:
             return []
@@ -431,14 +433,18 @@ class Coder:
         # Ambiguous names ("Georgia", "Jordan", 서울) count only where an unambiguous name
         # of the same state appears somewhere in the article.
         confirmed = _confirmed(mentions_all, starts, sents)
-        for sent, mentions, triggers, s_cues, s_roles in zip(
-            sents, found, trig, cues, roles, strict=True
+        for sent, start, mentions, triggers, s_cues, s_roles in zip(
+            sents, starts, found, trig, cues, roles, strict=True
         ):
             if not triggers:
                 continue
             mentions = [m for m in mentions if not m.payload[2] or m.payload[0].code in confirmed]
             found_here = self.code_sentence(
-                sent.text, article.lang, mentions, (triggers, s_cues, s_roles)
+                sent.text,
+                article.lang,
+                mentions,
+                (triggers, s_cues, s_roles),
+                folded[start : start + len(sent.text)] if sliceable else None,
             )
             for rank, event in enumerate(found_here):
                 event_id, confidence = self._identity(article, sent, event, rank)

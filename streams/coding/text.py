@@ -75,6 +75,18 @@ def fold(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
+def fold_lines(text: str) -> tuple[str, bool]:
+    """``fold(text)``, and whether each line's fold is the matching slice of it.
+
+    It is when lower-casing kept every length (no İ): the one context rule of lower-casing
+    (Greek final sigma) stops at a line break as at the end of a text.
+    """
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered, True
+    return fold(text), False
+
+
 @lru_cache(maxsize=1)
 def _langid() -> Any:
     import py3langid

@@ -62,3 +62,23 @@ def test_split_sentences_keeps_abbreviations_and_cjk_ends():
         'Then: "done."',
         "Next",
     ]
+
+
+def test_fold_lines_slices_fold_each_line_as_it_folds_alone():
+    """The coder folds an article once and slices each sentence's fold out of it."""
+    from streams.coding.text import fold, fold_lines
+
+    rng = random.Random(2)
+    alphabet = [*"ΣσςAΟΔΟΣ aΣ'.\n\n", "İ", "ẞ", "Ǆ", "ﬁ"]
+    sliced = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+        folded, sliceable = fold_lines(text)
+        assert folded == fold(text)
+        if sliceable:
+            sliced += 1
+            start = 0
+            for line in text.split("\n"):
+                assert folded[start : start + len(line)] == fold(line), ascii(text)
+                start += len(line) + 1
+    assert sliced > 1000  # the common case was tested, not only the fallback
