@@ -403,7 +403,8 @@ class Coder:
         the first scan.
         """
         now = coded_at or utcnow()
-        best: dict[str, tuple[float, Sentence, Coded]] = {}  # event id -> the surest telling
+        # (pair, code) -> the surest telling: an event's id is made of them (and the article)
+        best: dict[tuple[str, str], tuple[float, Sentence, Coded]] = {}
         sents = sentences(article.title, article.text, self.knowledge.boilerplate.patterns)
         if not sents:
             return []
@@ -447,20 +448,18 @@ class Coder:
                 folded[start : start + len(sent.text)] if sliceable else None,
             )
             for rank, event in enumerate(found_here):
-                event_id, confidence = self._identity(article, sent, event, rank)
-                if event_id not in best or best[event_id][0] < confidence:
-                    best[event_id] = (confidence, sent, event)
+                key, confidence = self._identity(sent, event, rank)
+                if key not in best or best[key][0] < confidence:
+                    best[key] = (confidence, sent, event)
         # Only the event kept for each id becomes a CodedEvent (several triggers often give one).
         return [
-            self._event(article, sent, event, event_id, confidence, now)
-            for event_id, (confidence, sent, event) in best.items()
+            self._event(article, sent, event, stable_id(article.id, *key), confidence, now)
+            for key, (confidence, sent, event) in best.items()
         ]
 
     @staticmethod
-    def _identity(
-        article: CleanArticle, sent: Sentence, event: Coded, rank: int
-    ) -> tuple[str, float]:
-        """The event's id (article, pair, code) and confidence."""
+    def _identity(sent: Sentence, event: Coded, rank: int) -> tuple[tuple[str, str], float]:
+        """What makes the event's id (pair and code: one article's) and its confidence."""
         code, src, tgt, _trig, directed = event
         s_ref, t_ref = src.payload[0], tgt.payload[0]
         confidence = 0.5 + 0.15 * directed + 0.1 * (len(code.code) == 3)
@@ -468,8 +467,7 @@ class Coder:
             confidence -= 0.15  # one state or none: less sure, and never a watched pair
         confidence += 0.1 * (sent.is_title or sent.position <= 2)
         confidence -= 0.05 * rank  # a sentence's later triggers are less often its main event
-        pair = _parties(event)[2]
-        return stable_id(article.id, pair, code.code), round(min(confidence, 0.95), 3)
+        return (_parties(event)[2], code.code), round(min(confidence, 0.95), 3)
 
     def _event(
         self,
