@@ -621,7 +621,7 @@ _WORD_CHAR = re.compile(r"\w")
 
 
 def _standalone(
-    pattern: re.Pattern[str],
+    pattern: re.Pattern[str] | str,
     doc: str,
     not_before: re.Pattern[str] | None,
     not_after: re.Pattern[str] | None,
@@ -630,12 +630,21 @@ def _standalone(
 
     What ``(?<!x)pattern(?!x)`` finds, but the regex engine can jump to the pattern's first
     character instead of testing the lookbehind at every position of the document (most of
-    the time ``_with_surnames`` took).
+    the time ``_with_surnames`` took). A plain word is found by ``str.find``, faster still.
     """
     out: list[tuple[int, int]] = []
     pos = 0
-    while (hit := pattern.search(doc, pos)) is not None:
-        start, end = hit.span()
+    while True:
+        if isinstance(pattern, str):
+            start = doc.find(pattern, pos)
+            if start < 0:
+                break
+            end = start + len(pattern)
+        else:
+            hit = pattern.search(doc, pos)
+            if hit is None:
+                break
+            start, end = hit.span()
         if (not_before is not None and start > 0 and not_before.match(doc, start - 1)) or (
             not_after is not None and not_after.match(doc, end)
         ):
@@ -702,7 +711,7 @@ def _with_surnames(
     for word, (after, payload) in words.items():
         if payload is None:
             continue
-        for start, end in _standalone(re.compile(re.escape(word)), doc, _WORD_CHAR, _WORD_CHAR):
+        for start, end in _standalone(word, doc, _WORD_CHAR, _WORD_CHAR):
             span = Match(start, end, payload)
             if start < after or any(_overlaps(m, span) for m in mentions):
                 continue

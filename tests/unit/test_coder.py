@@ -471,3 +471,5 @@ def test_standalone_spans_are_what_the_lookaround_regex_finds():
         ]:
             expected = [m.span() for m in re.finditer(regex, doc)]
             assert _standalone(re.compile(word), doc, before, after) == expected, (word, doc)
+            if word.isalpha():  # a plain word, found by str.find
+                assert _standalone(word, doc, before, after) == expected, (word, doc)
