@@ -21,7 +21,7 @@ from typing import Any
 from streams.coding import CODER_VERSION
 from streams.coding.abbrev import find_abbreviations
 from streams.coding.lexicon import ActorRef, CameoCode, Knowledge, LanguageLexicon, load_knowledge
-from streams.coding.matcher import Match, PhraseMatcher, longest_non_overlapping
+from streams.coding.matcher import Match, MultiMatcher, PhraseMatcher, longest_non_overlapping
 from streams.coding.text import Sentence, fold, fold_lines, is_word_char, script_of, sentences
 from streams.records import CleanArticle, CodedEvent, stable_id, utcnow
 
@@ -62,8 +62,9 @@ _Phrases = tuple[list[Match[str]], list[Match[_Cue]], list[Match[str]]]
 
 @dataclass(frozen=True)
 class _LangTools:
-    # triggers (0), cues (1) and role words (2) in one automaton: one scan of the text, not three
-    phrases: PhraseMatcher[tuple[int, Any]]
+    # triggers (0), cues (1) and role words (2), found with the language's names in one scan
+    phrases: tuple[tuple[str, tuple[int, Any]], ...]
+    key: str  # the language, or the script of a text in a language without a lexicon
     sov: bool
     place_before: tuple[str, ...] = ()
     place_after: tuple[str, ...] = ()
@@ -117,27 +118,46 @@ class Coder:
         self._exact_payloads = payloads(exact)
         self._exact: dict[str, PhraseMatcher[ActorPayload]] = {}
         self._langs: dict[str, _LangTools] = {
-            lang: self._tools([lex]) for lang, lex in knowledge.lexicons.items()
+            lang: self._tools([lex], lang) for lang, lex in knowledge.lexicons.items()
         }
         by_script: dict[str, list[LanguageLexicon]] = {}
         for lex in knowledge.lexicons.values():
             by_script.setdefault(lex.script, []).append(lex)
-        self._scripts = {s: self._tools(lexes) for s, lexes in by_script.items()}
-        for lang in knowledge.lexicons:
-            self._latin_matcher(lang)
+        self._scripts = {s: self._tools(lexes, f"script:{s}") for s, lexes in by_script.items()}
+        # A language's Latin-script names and its phrases, found in one scan (built when a
+        # language is first seen; the lexicons' languages now).
+        self._scanners: dict[tuple[str, str], MultiMatcher] = {}
+        for lang, tools in self._langs.items():
+            self._scanner(lang, tools)
             self._exact_matcher(lang)
 
+    def _latin_names(self, key: str) -> list[tuple[str, ActorPayload]]:
+        """The Latin-script names of one language (of every language: "*")."""
+        return [(n, p) for n, p in self._latin_payloads if key == "*" or key in p[1] or "*" in p[1]]
+
     def _latin_matcher(self, lang: str) -> PhraseMatcher[ActorPayload]:
-        """The Latin-script names of one language (of every language if it has none)."""
+        """The Latin-script names of one language alone (``actors`` of a bare text)."""
         key = lang if lang in self._name_langs else "*"
         matcher = self._latin.get(key)
         if matcher is None:
-            names = [
-                (n, p) for n, p in self._latin_payloads if key == "*" or key in p[1] or "*" in p[1]
-            ]
+            names = self._latin_names(key)
             matcher = PhraseMatcher(names, prefixes=self._prefixes, suffixes=self._suffixes)
             self._latin[key] = matcher
         return matcher
+
+    def _scanner(self, lang: str, tools: _LangTools) -> MultiMatcher:
+        """One automaton for a language's Latin-script names (0) and phrases (1)."""
+        key = lang if lang in self._name_langs else "*"
+        scanner = self._scanners.get((key, tools.key))
+        if scanner is None:
+            scanner = MultiMatcher(
+                [
+                    (self._latin_names(key), self._prefixes, self._suffixes, True),
+                    (tools.phrases, None, None, False),
+                ]
+            )
+            self._scanners[(key, tools.key)] = scanner
+        return scanner
 
     def _exact_matcher(self, lang: str) -> PhraseMatcher[ActorPayload]:
         """The case-sensitive names that count in one language.
@@ -164,7 +184,7 @@ class Coder:
         """Load configs/ and build the matchers."""
         return cls(load_knowledge(config_dir))
 
-    def _tools(self, lexes: list[LanguageLexicon]) -> _LangTools:
+    def _tools(self, lexes: list[LanguageLexicon], key: str) -> _LangTools:
         triggers = [(p, c) for lex in lexes for p, c in lex.triggers]
         # A code outside cameo.yaml: found like a trigger, dropped like no trigger at all.
         triggers += [(p, NOT_A_TRIGGER) for lex in lexes for p in lex.not_triggers]
@@ -186,7 +206,8 @@ class Coder:
             *((p, (2, r)) for p, r in roles),
         ]
         return _LangTools(
-            PhraseMatcher(phrases, hangul_word_start=False),
+            tuple(phrases),
+            key,
             sov=all(lex.word_order == "sov" for lex in lexes),
             place_before=tuple(sorted({fold(m) for lex in lexes for m in lex.place_before})),
             place_after=tuple(sorted({fold(m) for lex in lexes for m in lex.place_after})),
@@ -205,19 +226,26 @@ class Coder:
         script = next((script_of(c) for c in text if c.isalpha()), "latin")
         return self._scripts.get(script)
 
-    def actors(self, text: str, lang: str, folded: str | None = None) -> list[Match[ActorPayload]]:
+    def actors(
+        self,
+        text: str,
+        lang: str,
+        folded: str | None = None,
+        latin: list[Match[ActorPayload]] | None = None,
+    ) -> list[Match[ActorPayload]]:
         """Actor mentions in a text.
 
         A Latin-script name counts only in the languages it is given for ("Island" is Iceland
         in German, not in English); names in other scripts are shared by few languages and
         count everywhere, so a Russian/Ukrainian or Arabic/Persian mix-up in language
-        identification loses nothing.
+        identification loses nothing. ``latin``: the Latin-script names, if already found
+        (by the scan that finds the phrases too).
         """
         known = lang in self._name_langs
         found = [
             m
             for m in [
-                *self._latin_matcher(lang).find(text, folded),
+                *(latin if latin is not None else self._latin_matcher(lang).find(text, folded)),
                 *self._other.find(text, folded),
                 *self._exact_matcher(lang).find(text),
             ]
@@ -259,13 +287,17 @@ class Coder:
         """
         if folded is None:
             folded = fold(sentence)
-        if mentions is None:
-            mentions = self.actors(sentence, lang, folded)
         tools = self._tools_for(lang, sentence)
         if tools is None:
             return []
+        if mentions is None or phrases is None:
+            names, candidates = self._scanner(lang, tools).candidates(sentence, folded)
+            if mentions is None:
+                mentions = self.actors(sentence, lang, folded, longest_non_overlapping(names))
+            if phrases is None:
+                phrases = self._phrases(candidates)
         countries = {m.payload[0].code for m in mentions}
-        triggers, cues, roles = phrases or self._phrases(tools, sentence, folded)
+        triggers, cues, roles = phrases
         triggers = [t for t in triggers if not _inside_any(t, mentions)]
         triggers = _main_triggers(triggers, mentions, tools.sov, sentence)
         if not triggers:
@@ -376,12 +408,12 @@ class Coder:
             return None  # a state's own demand needs a counterpart state, found above
         return (code, solo[0], solo[1], trigger, solo[2])
 
-    def _phrases(self, tools: _LangTools, text: str, folded: str) -> _Phrases:
-        """Triggers (of known codes), cues and role words: one scan, overlaps resolved per kind."""
+    def _phrases(self, candidates: list[Match[tuple[int, Any]]]) -> _Phrases:
+        """Triggers (of known codes), cues and role words, overlaps resolved per kind."""
         triggers: list[Match[str]] = []
         cues: list[Match[_Cue]] = []
         roles: list[Match[str]] = []
-        for m in tools.phrases.candidates(text, folded):
+        for m in candidates:
             kind, value = m.payload
             if kind == 0:
                 triggers.append(Match(m.start, m.end, value))
@@ -418,7 +450,9 @@ class Coder:
         tools = self._tools_for(article.lang, doc)
         if tools is None:
             return []
-        doc_triggers, doc_cues, doc_roles = self._phrases(tools, doc, folded)
+        # One scan for the language's Latin-script names and its phrases.
+        doc_names, doc_phrases = self._scanner(article.lang, tools).candidates(doc, folded)
+        doc_triggers, doc_cues, doc_roles = self._phrases(doc_phrases)
         trig = _by_sentence(doc_triggers, starts, sents)
         # Only sentences with a trigger can hold an event: the others' names, cues and role
         # words are not handed out (names still confirm ambiguous ones, below).
@@ -427,7 +461,8 @@ class Coder:
             return []
         lexicon = self.knowledge.lexicons.get(article.lang)
         titles = lexicon.titles if lexicon is not None else ()
-        mentions_all = _with_surnames(self.actors(doc, article.lang, folded), doc, titles)
+        latin = longest_non_overlapping(doc_names)
+        mentions_all = _with_surnames(self.actors(doc, article.lang, folded, latin), doc, titles)
         found = _by_sentence(mentions_all, starts, sents, wanted)
         cues = _by_sentence(doc_cues, starts, sents, wanted)
         roles = _by_sentence(doc_roles, starts, sents, wanted)

@@ -135,6 +135,47 @@ def _is_latin1(text: str) -> bool:
     return True
 
 
+def _variants(
+    phrases: Iterable[tuple[str, T]],
+    prefixes: Mapping[str, frozenset[str]] | None,
+    case_sensitive: bool,
+    hangul_word_start: bool,
+) -> tuple[dict[str, tuple[str, list[tuple[int, _Entry[T]]]]], int]:
+    """The automaton's keys with their script and meanings, and the number of phrases.
+
+    A key is a phrase's shape, behind a separator (and behind each clitic) where it starts
+    a word.
+    """
+    table: dict[str, list[_Entry[T]]] = {}
+    for phrase, payload in phrases:
+        star = phrase.endswith("*")
+        key = " ".join(phrase.rstrip("*").strip().split())
+        if not case_sensitive:
+            key = fold(key)
+        if not key:
+            continue
+        bucket = table.setdefault(key, [])
+        entry = _Entry(payload, star)
+        if entry not in bucket:
+            bucket.append(entry)
+    stored: dict[str, tuple[str, list[tuple[int, _Entry[T]]]]] = {}
+    for key, entries in table.items():
+        script = script_of(key[0])
+        shape = word_shape(key)
+        at_word_start = is_word_char(key[0]) and not (
+            script in UNSPACED or (script == "hangul" and not hangul_word_start)
+        )
+        if at_word_start:
+            clitics = (prefixes or {}).get(script, frozenset())
+            variants = [SEP + shape] + [SEP + word_shape(c) + shape for c in clitics]
+        else:
+            variants = [shape]
+        for variant in variants:
+            _script, bucket2 = stored.setdefault(variant, (script, []))
+            bucket2.extend((len(key), e) for e in entries)
+    return stored, len(table)
+
+
 class PhraseMatcher(Generic[T]):
     """Finds phrases in text; a phrase ending in ``*`` may continue to the end of its word.
 
@@ -153,34 +194,7 @@ class PhraseMatcher(Generic[T]):
     ) -> None:
         self._suffixes = suffixes or {}
         self._case_sensitive = case_sensitive
-        table: dict[str, list[_Entry[T]]] = {}
-        for phrase, payload in phrases:
-            star = phrase.endswith("*")
-            key = " ".join(phrase.rstrip("*").strip().split())
-            if not case_sensitive:
-                key = fold(key)
-            if not key:
-                continue
-            bucket = table.setdefault(key, [])
-            entry = _Entry(payload, star)
-            if entry not in bucket:
-                bucket.append(entry)
-        self._size = len(table)
-        stored: dict[str, tuple[str, list[tuple[int, _Entry[T]]]]] = {}
-        for key, entries in table.items():
-            script = script_of(key[0])
-            shape = word_shape(key)
-            at_word_start = is_word_char(key[0]) and not (
-                script in UNSPACED or (script == "hangul" and not hangul_word_start)
-            )
-            if at_word_start:
-                clitics = (prefixes or {}).get(script, frozenset())
-                variants = [SEP + shape] + [SEP + word_shape(c) + shape for c in clitics]
-            else:
-                variants = [shape]
-            for variant in variants:
-                _script, bucket2 = stored.setdefault(variant, (script, []))
-                bucket2.extend((len(key), e) for e in entries)
+        stored, self._size = _variants(phrases, prefixes, case_sensitive, hangul_word_start)
         # One automaton over every key, in Rust (ahocorasick-rs): a pure scan of a 3 KB text is
         # a few dozen microseconds whatever the scripts, where pyahocorasick scanned a trie
         # node's children linearly (every CJK first character, at every character of a text).
@@ -220,49 +234,101 @@ class PhraseMatcher(Generic[T]):
         if self._wide and _is_latin1(shaped):  # (dashes and curly quotes are separators)
             return found
         values = self._values
+        suffixes = self._suffixes
         for idx, _start, end in self._automaton.find_matches_as_indexes(shaped, overlapping=True):
             script, items = values[idx]
-            self._accept(found, haystack, shaped, end - 1, script, items)
+            _accept(found, haystack, shaped, end - 1, script, items, suffixes)
         return found
 
-    def _accept(
+
+class MultiMatcher:
+    """Several phrase sets, each with its own word rules, found in one scan of a text.
+
+    Each set's candidates are what its own ``PhraseMatcher`` (case-insensitive) would give:
+    one automaton over every set's keys, each key's hit handed to the sets that hold it.
+    """
+
+    def __init__(
         self,
-        found: list[Match[T]],
-        haystack: str,
-        shaped: str,
-        end: int,
-        script: str,
-        items: tuple[tuple[int, _Entry[T]], ...],
+        sources: list[
+            tuple[
+                Iterable[tuple[str, Any]],
+                Mapping[str, frozenset[str]] | None,
+                Mapping[str, frozenset[str]] | None,
+                bool,
+            ]
+        ],
     ) -> None:
-        """Keep the candidates ending at ``end`` that end a word (or take an allowed ending).
+        """``sources``: (phrases, clitic prefixes, case endings, Hangul word start) each."""
+        merged: dict[str, list[tuple[int, str, tuple[tuple[int, _Entry[Any]], ...]]]] = {}
+        self._suffixes: list[Mapping[str, frozenset[str]]] = []
+        for i, (phrases, prefixes, suffixes, hangul_word_start) in enumerate(sources):
+            stored, _size = _variants(phrases, prefixes, False, hangul_word_start)
+            self._suffixes.append(suffixes or {})
+            for variant, (script, items) in stored.items():
+                merged.setdefault(variant, []).append((i, script, tuple(items)))
+        self._values = list(merged.values())
+        self._automaton = (
+            ahocorasick_rs.AhoCorasick(
+                list(merged), implementation=ahocorasick_rs.Implementation.ContiguousNFA
+            )
+            if merged
+            else None
+        )
 
-        ``end`` is the shape's index of a key's last character, which is the text's exclusive
-        end of it (the shape has one leading separator).
-        """
-        spaced = script not in UNSPACED
-        at_boundary = end + 1 >= len(shaped) or shaped[end + 1] == SEP
-        word_end = -1
-        strict_end: bool | None = None
-        for length, entry in items:
-            if entry.star:
+    def candidates(self, text: str, folded: str | None = None) -> list[list[Match[Any]]]:
+        """Every set's whole-word matches, overlapping ones included."""
+        found: list[list[Match[Any]]] = [[] for _ in self._suffixes]
+        if self._automaton is None:
+            return found
+        haystack = folded if folded is not None else fold(text)
+        shaped = _shaped(haystack)
+        values = self._values
+        suffixes = self._suffixes
+        for idx, _start, end in self._automaton.find_matches_as_indexes(shaped, overlapping=True):
+            for i, script, items in values[idx]:
+                _accept(found[i], haystack, shaped, end - 1, script, items, suffixes[i])
+        return found
+
+
+def _accept(
+    found: list[Match[T]],
+    haystack: str,
+    shaped: str,
+    end: int,
+    script: str,
+    items: tuple[tuple[int, _Entry[T]], ...],
+    suffixes: Mapping[str, frozenset[str]],
+) -> None:
+    """Keep the candidates ending at ``end`` that end a word (or take an allowed ending).
+
+    ``end`` is the shape's index of a key's last character, which is the text's exclusive
+    end of it (the shape has one leading separator).
+    """
+    spaced = script not in UNSPACED
+    at_boundary = end + 1 >= len(shaped) or shaped[end + 1] == SEP
+    word_end = -1
+    strict_end: bool | None = None
+    for length, entry in items:
+        if entry.star:
+            if word_end < 0:
+                word_end = _word_end(shaped, end) if spaced else end
+            found.append(Match(end - length, word_end, entry.payload))
+            continue
+        if strict_end is None:
+            strict_end = at_boundary or not spaced or script == "hangul"
+            if not strict_end:
                 if word_end < 0:
-                    word_end = self._word_end(shaped, end) if spaced else end
-                found.append(Match(end - length, word_end, entry.payload))
-                continue
-            if strict_end is None:
-                strict_end = at_boundary or not spaced or script == "hangul"
-                if not strict_end:
-                    if word_end < 0:
-                        word_end = self._word_end(shaped, end)
-                    strict_end = haystack[end:word_end] in self._suffixes.get(script, _NONE)
-            if strict_end:
-                found.append(Match(end - length, end, entry.payload))
+                    word_end = _word_end(shaped, end)
+                strict_end = haystack[end:word_end] in suffixes.get(script, _NONE)
+        if strict_end:
+            found.append(Match(end - length, end, entry.payload))
 
-    @staticmethod
-    def _word_end(shaped: str, end: int) -> int:
-        """The text index where the word holding text index ``end - 1`` ends."""
-        nxt = shaped.find(SEP, end + 1)
-        return (len(shaped) if nxt < 0 else nxt) - 1
+
+def _word_end(shaped: str, end: int) -> int:
+    """The text index where the word holding text index ``end - 1`` ends."""
+    nxt = shaped.find(SEP, end + 1)
+    return (len(shaped) if nxt < 0 else nxt) - 1
 
 
 def longest_non_overlapping(matches: list[Match[T]]) -> list[Match[T]]:
