@@ -341,7 +341,7 @@ def longest_non_overlapping(matches: list[Match[T]]) -> list[Match[T]]:
     """
     if len(matches) < 2:
         return matches
-    ordered = sorted(matches, key=_span)
+    ordered = matches if _in_span_order(matches) else sorted(matches, key=_span)
     out: list[Match[T]] = []
     i, n = 0, len(ordered)
     while i < n:
@@ -360,6 +360,16 @@ def longest_non_overlapping(matches: list[Match[T]]) -> list[Match[T]]:
 
 def _span(m: Match[T]) -> tuple[int, int]:
     return (m.start, m.end)
+
+
+def _in_span_order(matches: list[Match[T]]) -> bool:
+    """Already sorted by (start, end), as an automaton gives matches that do not overlap."""
+    start, end = -1, -1
+    for m in matches:
+        if m.start < start or (m.start == start and m.end < end):
+            return False
+        start, end = m.start, m.end
+    return True
 
 
 def _longest_first(matches: list[Match[T]]) -> list[Match[T]]:
