@@ -115,12 +115,16 @@ class Sentence(NamedTuple):
 # letter or one of these titles.
 _TITLES = frozenset("Mr Mrs Ms Dr St Gen Lt Col Sen Rep Gov Prof No Jr Sr".split())
 _LONGEST_TITLE = max(map(len, _TITLES))
+_TITLE_ENDS = frozenset(t[-2:] for t in _TITLES)
 
 
 def _ends_in_abbreviation(piece: str) -> bool:
     """True when the piece ends in "X." or "Mr." (a whole word: " U.S.", not "BUS.")."""
     if not piece.endswith("."):
         return False
+    before = piece[-2:-1]
+    if not ("A" <= before <= "Z" or piece[-3:-1] in _TITLE_ENDS):
+        return False  # (most sentences: a lower-case word ending in no title's letters)
     end = len(piece) - 1
     start = end
     while start > 0 and end - start <= _LONGEST_TITLE:
