@@ -120,3 +120,31 @@ def test_names_beyond_latin1_are_found_in_mostly_latin_text():
     assert spans(m, "Tehran (Иран) y Pyongyang") == [("Иран", "IRN")]
     assert spans(m, "Teherán y Pyongyang: «Irán»") == []
     assert spans(m, "Kim in 北朝鮮") == [("北朝鮮", "PRK")]
+
+
+def test_multimatcher_gives_each_set_what_its_own_matcher_gives():
+    """One scan for several phrase sets: each set's matches are its own matcher's, whatever
+    the other sets hold (the same keys in both, clitics and endings in one only)."""
+    import random
+
+    from streams.coding.matcher import MultiMatcher, longest_non_overlapping
+
+    names = [("Iran", "IRN"), ("Korea", "KOR"), ("Korea Utara", "PRK"), ("إيران", "IRN"),
+             ("Иран", "IRN"), ("북한", "PRK"), ("伊朗", "IRN")]
+    phrases = [("visit*", "042"), ("korea", "x"), ("meet", "040"), ("زيارة", "042"),
+               ("방문", "042"), ("访问", "042"), ("Иран", "y")]
+    prefixes = {"arabic": frozenset({"و", "ب"})}
+    suffixes = {"cyrillic": frozenset({"а", "ом"}), "latin": frozenset({"'s"})}
+    alone = (PhraseMatcher(names, prefixes=prefixes, suffixes=suffixes),
+             PhraseMatcher(phrases, hangul_word_start=False))
+    multi = MultiMatcher([(names, prefixes, suffixes, True), (phrases, None, None, False)])
+    rng = random.Random(3)
+    words = ["Iran", "Iranian", "Korea", "Utara", "visited", "meet", "meets", "وإيران", "زيارة",
+             "Ираном", "Ирана", "북한이", "방문했다", "伊朗", "访问", " ", ", ", "'s", "-"]
+    for _ in range(3000):
+        text = "".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+        both = multi.candidates(text)
+        for got, matcher in zip(both, alone, strict=True):
+            assert longest_non_overlapping(got) == matcher.find(text), text
+            key = lambda m: (m.start, m.end, str(m.payload))  # noqa: E731
+            assert sorted(got, key=key) == sorted(matcher.candidates(text), key=key), text
