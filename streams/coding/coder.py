@@ -108,7 +108,6 @@ class Coder:
         # other scripts count everywhere and share one automaton.
         folded_payloads = payloads(folded_names)
         self._latin_payloads = [(n, p) for n, p in folded_payloads if script_of(n[0]) == "latin"]
-        self._latin: dict[str, PhraseMatcher[ActorPayload]] = {}
         self._other: PhraseMatcher[ActorPayload] = PhraseMatcher(
             [(n, p) for n, p in folded_payloads if script_of(n[0]) != "latin"],
             prefixes=prefixes,
@@ -116,7 +115,8 @@ class Coder:
         )
         # Case-sensitive names ("US", "Petro"), like Latin-script ones, by language too.
         self._exact_payloads = payloads(exact)
-        self._exact: dict[str, PhraseMatcher[ActorPayload]] = {}
+        # (language key, case-sensitive) -> its names' matcher
+        self._name_matchers: dict[tuple[str, bool], PhraseMatcher[ActorPayload]] = {}
         self._langs: dict[str, _LangTools] = {
             lang: self._tools([lex], lang) for lang, lex in knowledge.lexicons.items()
         }
@@ -129,55 +129,59 @@ class Coder:
         self._scanners: dict[tuple[str, str], MultiMatcher] = {}
         for lang, tools in self._langs.items():
             self._scanner(lang, tools)
-            self._exact_matcher(lang)
+            self._names_matcher(lang, True)
 
-    def _latin_names(self, key: str) -> list[tuple[str, ActorPayload]]:
-        """The Latin-script names of one language (of every language: "*")."""
-        return [(n, p) for n, p in self._latin_payloads if key == "*" or key in p[1] or "*" in p[1]]
+    def _name_key(self, lang: str) -> str:
+        """The language whose names count in a text ("*": every language's, for one without)."""
+        return lang if lang in self._name_langs else "*"
 
-    def _latin_matcher(self, lang: str) -> PhraseMatcher[ActorPayload]:
-        """The Latin-script names of one language alone (``actors`` of a bare text)."""
-        key = lang if lang in self._name_langs else "*"
-        matcher = self._latin.get(key)
+    @staticmethod
+    def _names_in(
+        payloads: list[tuple[str, ActorPayload]], key: str
+    ) -> list[tuple[str, ActorPayload]]:
+        """The names that count in a language (the ones ``actors`` keeps).
+
+        Its own and every language's Latin-script ones, and all in other scripts.
+        """
+        return [
+            (n, p)
+            for n, p in payloads
+            if key == "*" or key in p[1] or "*" in p[1] or script_of(n[0]) != "latin"
+        ]
+
+    def _names_matcher(self, lang: str, case_sensitive: bool) -> PhraseMatcher[ActorPayload]:
+        """The Latin-script names (or the case-sensitive ones) of one language, built once."""
+        key = self._name_key(lang)
+        matcher = self._name_matchers.get((key, case_sensitive))
         if matcher is None:
-            names = self._latin_names(key)
-            matcher = PhraseMatcher(names, prefixes=self._prefixes, suffixes=self._suffixes)
-            self._latin[key] = matcher
+            payloads = self._exact_payloads if case_sensitive else self._latin_payloads
+            matcher = PhraseMatcher(
+                self._names_in(payloads, key),
+                prefixes=self._prefixes,
+                suffixes=self._suffixes,
+                case_sensitive=case_sensitive,
+            )
+            self._name_matchers[(key, case_sensitive)] = matcher
         return matcher
 
     def _scanner(self, lang: str, tools: _LangTools) -> MultiMatcher:
         """One automaton for a language's Latin-script names (0) and phrases (1)."""
-        key = lang if lang in self._name_langs else "*"
+        key = self._name_key(lang)
         scanner = self._scanners.get((key, tools.key))
         if scanner is None:
             scanner = MultiMatcher(
                 [
-                    (self._latin_names(key), self._prefixes, self._suffixes, True),
+                    (
+                        self._names_in(self._latin_payloads, key),
+                        self._prefixes,
+                        self._suffixes,
+                        True,
+                    ),
                     (tools.phrases, None, None, False),
                 ]
             )
             self._scanners[(key, tools.key)] = scanner
         return scanner
-
-    def _exact_matcher(self, lang: str) -> PhraseMatcher[ActorPayload]:
-        """The case-sensitive names that count in one language.
-
-        Its own and every language's Latin-script ones, and all in other scripts (the ones
-        ``actors`` keeps).
-        """
-        key = lang if lang in self._name_langs else "*"
-        matcher = self._exact.get(key)
-        if matcher is None:
-            names = [
-                (n, p)
-                for n, p in self._exact_payloads
-                if key == "*" or key in p[1] or "*" in p[1] or script_of(n[0]) != "latin"
-            ]
-            matcher = PhraseMatcher(
-                names, prefixes=self._prefixes, suffixes=self._suffixes, case_sensitive=True
-            )
-            self._exact[key] = matcher
-        return matcher
 
     @classmethod
     def from_config_dir(cls, config_dir: Path) -> Coder:
@@ -245,9 +249,13 @@ class Coder:
         found = [
             m
             for m in [
-                *(latin if latin is not None else self._latin_matcher(lang).find(text, folded)),
+                *(
+                    latin
+                    if latin is not None
+                    else self._names_matcher(lang, False).find(text, folded)
+                ),
                 *self._other.find(text, folded),
-                *self._exact_matcher(lang).find(text),
+                *self._names_matcher(lang, True).find(text),
             ]
             if "*" in m.payload[1]
             or lang in m.payload[1]

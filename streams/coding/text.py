@@ -69,22 +69,20 @@ def script_of(ch: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case without changing the length, so offsets in folded text fit the original."""
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        return lowered
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return fold_lines(text)[0]
 
 
 def fold_lines(text: str) -> tuple[str, bool]:
     """``fold(text)``, and whether each line's fold is the matching slice of it.
 
     It is when lower-casing kept every length (no İ): the one context rule of lower-casing
-    (Greek final sigma) stops at a line break as at the end of a text.
+    (Greek final sigma) stops at a line break as at the end of a text. Otherwise each
+    character is lower-cased alone, those that would grow kept as they are.
     """
     lowered = text.lower()
     if len(lowered) == len(text):
         return lowered, True
-    return fold(text), False
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text), False
 
 
 @lru_cache(maxsize=1)
@@ -136,27 +134,23 @@ def _ends_in_abbreviation(piece: str) -> bool:
     return ("A" <= word <= "Z" and len(word) == 1) or word in _TITLES
 
 
-# A sentence end: . ! ? (and their CJK/Arabic/Devanagari forms) with closing quotes and a
-# space (the space is dropped), or right after 。！？ when more text follows, or a run of
-# line breaks (dropped).
-# (One character class first: the regex engine skips to the next mark in C.)
-_END = re.compile(r"[.!?。！？؟।\n](?:(?<=\n)\n*|([\"'”’»)\]]*)\s+|(?<=[。！？])(?=.))", re.DOTALL)
-# Closing quotes and the space after an end mark.
+# Where a sentence can end, and what follows an end mark: closing quotes (kept with the
+# sentence) and a space (dropped).
+_END_MARKS = ".!?。！？؟।\n"
+_UNSPACED_ENDS = frozenset("。！？")  # these end a sentence with no space after them too
 _CLOSE_SPACE = re.compile(r"([\"'”’»)\]]*)\s+")
-_WIDE_MARKS = "。！？؟।"
 
 
 def _pieces(text: str) -> list[str]:
-    """Pieces between sentence ends.
+    """Pieces between sentence ends, cut at the end marks ``str.find`` finds, in order.
 
-    A text with CJK/Arabic/Devanagari marks is cut by one regex scan. Any other (most) is cut
-    at the marks ``str.find`` finds for each of . ! ? and the line break, in order: the same
-    ends, without the regex engine testing its class at every character.
+    An end is . ! ? (and their CJK/Arabic/Devanagari forms) with closing quotes and a space,
+    or right after 。！？ when more text follows, or a run of line breaks. (A regex scan for
+    the marks tested its character class at every character; a search for a mark a text
+    cannot hold, 。 in Latin-1 text, costs nothing.)
     """
-    if any(mark in text for mark in _WIDE_MARKS):
-        return _pieces_wide(text)
     marks: list[int] = []
-    for mark in ".!?\n":
+    for mark in _END_MARKS:
         i = text.find(mark)
         while i >= 0:
             marks.append(i)
@@ -180,22 +174,9 @@ def _pieces(text: str) -> list[str]:
         if after is not None:  # the end mark and closing quotes stay with their sentence
             out.append(text[last : after.end(1)])
             last = skip = after.end()
-    out.append(text[last:])
-    return out
-
-
-def _pieces_wide(text: str) -> list[str]:
-    """Pieces between sentence ends: one regex scan, the pieces cut between its matches."""
-    out: list[str] = []
-    last = 0  # start of the current piece
-    for m in _END.finditer(text):
-        if text[m.start()] == "\n":  # line breaks end the piece before them
-            out.append(text[last : m.start()])
-        elif m.start(1) >= 0:  # the end mark and closing quotes stay with their sentence
-            out.append(text[last : m.end(1)])
-        else:
-            out.append(text[last : m.start() + 1])
-        last = m.end()
+        elif text[i] in _UNSPACED_ENDS and i + 1 < n:
+            out.append(text[last : i + 1])
+            last = skip = i + 1
     out.append(text[last:])
     return out
 
